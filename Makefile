@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`. Everything else is set-up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Python 3.13: the one on PATH, or pyenv's.
+PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	if [ -x "$$(command -v $$p 2>/dev/null)" ] && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then echo $$p; break; fi; done)
+
+.PHONY: run test bench install assets lint clean-data
+
+run: install
+	$(PY) -m config.localenv run
+
+test: install
+	$(PY) -m config.localenv test $(ARGS)
+
+bench: install
+	$(PY) -m config.localenv exec $(PY) -m benchmarks
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+install: $(VENV)/.installed node_modules/.installed static/css/app.css static/vendor/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required (python3.13 on PATH or under pyenv)."; exit 1; }
+	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet ".[dev]"
+	rm -rf build *.egg-info
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/.installed: node_modules/.installed
+	mkdir -p static/vendor/htmx static/fonts
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-ws/dist/ws.min.js static/vendor/htmx/
+	cp node_modules/@fontsource-variable/inter/files/inter-latin-wght-normal.woff2 \
+	   node_modules/@fontsource/jetbrains-mono/files/jetbrains-mono-latin-400-normal.woff2 static/fonts/
+	touch $@
+
+static/css/app.css: node_modules/.installed assets/app.css $(shell find templates -name '*.html')
+	npx --no-install tailwindcss -i assets/app.css -o static/css/app.css --minify
+
+assets: static/css/app.css static/vendor/.installed
+
+clean-data:
+	rm -rf .data

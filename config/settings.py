@@ -1,0 +1,243 @@
+"""Settings of the panel, read from the environment (DESIGN.md §8).
+
+Every variable has a development default so that a fresh checkout runs. With DEBUG off
+(production) the secrets and service URLs must be given, or start-up stops naming the one
+that is missing.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config import localenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def required_in_production(name: str, development_default: object) -> str:
+    """The variable's value; in production a missing one stops start-up."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"{name} is not set. It is required when DEBUG is off (production); "
+            "see README.md, Configuration."
+        )
+    return development_default() if callable(development_default) else str(development_default)
+
+
+DEBUG = env_bool("DEBUG", True)
+TESTING = env_bool("PAAS_TESTING", False)
+
+PAAS_DATA_DIR = Path(os.environ.get("PAAS_DATA_DIR") or BASE_DIR / ".data").resolve()
+PAAS_DOMAIN = os.environ.get("PAAS_DOMAIN", "panel.localhost").strip().lower()
+PAAS_APPS_DOMAIN = os.environ.get("PAAS_APPS_DOMAIN", "apps.localhost").strip().lower()
+PAAS_ALLOW_LOCAL_REPOS = env_bool("PAAS_ALLOW_LOCAL_REPOS", DEBUG)
+
+SECRET_KEY = required_in_production(
+    "SECRET_KEY", lambda: localenv.generated_secret(PAAS_DATA_DIR, "secret_key", 50)
+)
+PAAS_ENCRYPTION_KEYS = required_in_production(
+    "PAAS_ENCRYPTION_KEYS", lambda: localenv.generated_secret(PAAS_DATA_DIR, "encryption_key", 32)
+)
+DATABASE_URL = required_in_production(
+    "DATABASE_URL", lambda: localenv.embedded_database_url(PAAS_DATA_DIR)
+)
+REDIS_URL = required_in_production("REDIS_URL", lambda: localenv.embedded_redis_url(PAAS_DATA_DIR))
+
+GITHUB_CLIENT_ID = os.environ.get("GITHUB_CLIENT_ID", "")
+GITHUB_CLIENT_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "")
+
+# Hosts: the panel's root domain and every workspace subdomain. Any other Host gets 404
+# from tenants.middleware before Django looks at it.
+ALLOWED_HOSTS = [PAAS_DOMAIN, f".{PAAS_DOMAIN}", *env_list("PAAS_EXTRA_HOSTS")]
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_dramatiq",
+    "channels",
+]
+TENANT_APPS = [
+    "projects",
+    "deployments",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Workspace"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+TENANT_BASE_SCHEMA = "workspace_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+MIDDLEWARE = [
+    "tenants.middleware.WorkspaceMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.MembershipMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.workspace",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, engine="django_tenants.postgresql_backend", conn_max_age=0
+    )
+}
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PAAS_TEST_DATABASE", "test_paas")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "tenants.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workspace_list"
+LOGOUT_REDIRECT_URL = "login"
+
+# One login on the root domain reaches every workspace subdomain.
+SESSION_COOKIE_DOMAIN = f".{PAAS_DOMAIN}"
+CSRF_COOKIE_DOMAIN = f".{PAAS_DOMAIN}"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE = not DEBUG and env_bool("PAAS_HTTPS", True)
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_SSL_REDIRECT = SECURE
+SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
+SECURE_HSTS_PRELOAD = SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+_scheme = "https" if SECURE else "http"
+CSRF_TRUSTED_ORIGINS = [f"{_scheme}://{PAAS_DOMAIN}", f"{_scheme}://*.{PAAS_DOMAIN}"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = PAAS_DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from the finders here
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "paas:channels"},
+    }
+}
+
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "OPTIONS": {"url": REDIS_URL, "namespace": os.environ.get("PAAS_QUEUE_NAMESPACE", "paas")},
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "config.dramatiq.WorkspaceSchemaMiddleware",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_TASKS_DATABASE = "default"
+DRAMATIQ_CRONTAB = {"REDIS_URL": REDIS_URL}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+RESERVED_WORKSPACE_SLUGS = frozenset(
+    {
+        "www", "api", "admin", "panel", "static", "media", "ws", "app", "apps", "mail",
+        "smtp", "ftp", "git", "ssh", "status", "docs", "help", "support", "blog", "auth",
+        "login", "logout", "signup", "account", "accounts", "dashboard", "public",
+        "traefik", "metrics", "grafana", "cdn", "assets", "webhooks", "hooks", "new",
+        "workspace", "workspaces", "template", "root", "system", "localhost",
+    }
+)

@@ -1,0 +1,149 @@
+"""Fixtures shared by every app's tests (DESIGN.md §10).
+
+The test database is migrated once per run, with the workspace template schema, and gets two
+committed workspaces: A (an owner, an admin and a member) and B (owned by an outsider to A).
+Ordinary tests run inside a transaction that is rolled back, schemas included: PostgreSQL DDL
+is transactional. Tests that need other processes to see their data (a worker, a web server)
+use `committed_db` and remove what they create.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from tenants.models import Membership, User, Workspace
+from tenants.roles import Role
+from tenants.services import create_workspace
+
+BASE_DIR = Path(__file__).resolve().parent
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class People:
+    owner: User
+    admin: User
+    member: User
+    outsider: User
+    workspace_a: Workspace
+    workspace_b: Workspace
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> People:
+    with django_db_blocker.unblock():
+        call_command("migrate_template", verbosity=0)
+        owner = User.objects.create_user("owner@a.example", PASSWORD, name="Olive Owner")
+        admin = User.objects.create_user("admin@a.example", PASSWORD, name="Adam Admin")
+        member = User.objects.create_user("member@a.example", PASSWORD, name="Mia Member")
+        outsider = User.objects.create_user("outsider@b.example", PASSWORD, name="Otto Outsider")
+        workspace_a = create_workspace("team-a", "Team A", owner)
+        Membership.objects.create(workspace=workspace_a, user=admin, role=Role.ADMIN)
+        Membership.objects.create(workspace=workspace_a, user=member, role=Role.MEMBER)
+        workspace_b = create_workspace("team-b", "Team B", outsider)
+    return People(owner, admin, member, outsider, workspace_a, workspace_b)
+
+
+@pytest.fixture
+def people(django_db_setup: People, db: None) -> People:
+    return django_db_setup
+
+
+@pytest.fixture
+def workspace_a(people: People) -> Workspace:
+    return people.workspace_a
+
+
+@pytest.fixture
+def workspace_b(people: People) -> Workspace:
+    return people.workspace_b
+
+
+def host_of(workspace: Workspace | None) -> str:
+    return workspace.hostname if workspace is not None else settings.PAAS_DOMAIN
+
+
+@pytest.fixture
+def client_for() -> callable:
+    """client_for(user, workspace): a test client logged in as user, on that workspace's host."""
+
+    def make(user: User | None, workspace: Workspace | None = None) -> Client:
+        client = Client(HTTP_HOST=host_of(workspace))
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def committed_db(django_db_setup: People, django_db_blocker: pytest.FixtureRequest) -> Iterator[People]:
+    """Real commits, for tests whose other processes must see the data. Clean up after."""
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        yield django_db_setup
+        connection.set_schema_to_public()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the test database, for processes the tests start."""
+    params = connection.settings_dict
+    from urllib.parse import quote
+
+    host = quote(params["HOST"] or "", safe="")
+    port = f":{params['PORT']}" if params.get("PORT") else ""
+    return f"postgres://{params['USER']}@{host}{port}/{params['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@pytest.fixture
+def panel_server(committed_db: People) -> Iterator[str]:
+    """The panel under uvicorn (HTTP and WebSocket), on a free port; yields its root URL."""
+    port = free_port()
+    log_path = settings.PAAS_DATA_DIR / "test-logs" / f"uvicorn-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port)],
+        cwd=BASE_DIR, env=process_env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited: {log_path.read_text()}")
+            time.sleep(0.1)
+    try:
+        yield f"http://{settings.PAAS_DOMAIN}:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()

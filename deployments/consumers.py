@@ -1,0 +1,91 @@
+"""WebSocket consumers. Each checks membership and role on connect (DESIGN.md §3, §6)."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django_tenants.utils import tenant_context
+
+from tenants.events import events_group
+from tenants.models import Membership
+from tenants.roles import Action, can
+
+# Close codes: the HTTP status a page would have answered, in the 4000 range.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_FORBIDDEN = 4403
+
+
+class WorkspaceConsumer(AsyncWebsocketConsumer):
+    """A consumer inside one workspace, open to members whose role allows `action`."""
+
+    action: Action = Action.VIEW
+
+    async def connect(self) -> None:
+        self.workspace = self.scope.get("workspace")
+        user = self.scope.get("user")
+        if self.workspace is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        role = await self.role_of(user)
+        if role is None or self.workspace.suspended:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if not can(role, self.action):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.role = role
+        await self.joined()
+
+    async def joined(self) -> None:
+        await self.accept()
+
+    @database_sync_to_async
+    def role_of(self, user: object) -> str | None:
+        membership = Membership.objects.for_user(user).filter(workspace=self.workspace).first()
+        return membership.role if membership else None
+
+    def in_workspace(self, function: object) -> object:
+        """Run a synchronous function with the connection in this workspace's schema."""
+
+        @database_sync_to_async
+        def call(*args: object, **kwargs: object) -> object:
+            with tenant_context(self.workspace):
+                return function(*args, **kwargs)
+
+        return call
+
+
+class WorkspaceEventsConsumer(WorkspaceConsumer):
+    """Live updates of the workspace home: the project list re-rendered on each change."""
+
+    async def joined(self) -> None:
+        self.group = events_group(self.workspace.schema_name)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Clients have nothing to say on this socket; whatever they send is ignored."""
+
+    async def workspace_event(self, message: dict) -> None:
+        if message.get("event") == "projects_changed":
+            html = await self.in_workspace(self.render_project_list)()
+            await self.send(text_data=html)
+
+    def render_project_list(self) -> str:
+        from projects.models import Project
+
+        projects = Project.objects.visible().prefetch_related("environments__services")
+        return render_to_string(
+            "projects/workspace_home.html#project-list",
+            {"projects": projects, "oob": True, "workspace": self.workspace,
+             "can": {a.value: can(self.role, a) for a in Action}},
+        )

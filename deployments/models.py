@@ -1,0 +1,147 @@
+"""Deployments of a service, their log lines, and GitHub webhook deliveries."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    DEPLOYING = "deploying", "Deploying"
+    ACTIVE = "active", "Active"
+    FAILED = "failed", "Failed"
+    CRASHED = "crashed", "Crashed"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"
+    REMOVED = "removed", "Removed"
+
+
+FINAL = (Status.FAILED, Status.CRASHED, Status.CANCELLED, Status.SUPERSEDED, Status.REMOVED)
+
+# Which statuses each status may move to. Final statuses move nowhere.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset(
+        {Status.BUILDING, Status.DEPLOYING, Status.FAILED, Status.CANCELLED}
+    ),
+    Status.BUILDING: frozenset({Status.DEPLOYING, Status.FAILED, Status.CANCELLED}),
+    Status.DEPLOYING: frozenset({Status.ACTIVE, Status.FAILED, Status.CANCELLED}),
+    Status.ACTIVE: frozenset({Status.SUPERSEDED, Status.CRASHED, Status.REMOVED}),
+    **{status: frozenset() for status in FINAL},
+}
+
+
+class IllegalTransition(Exception):
+    """A status change the deployment state machine does not allow."""
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    PUSH = "push", "Push"
+    PULL_REQUEST = "pull_request", "Pull request"
+    ROLLBACK = "rollback", "Rollback"
+    API = "api", "API"
+    CLI = "cli", "CLI"
+
+
+class Deployment(models.Model):
+    service = models.ForeignKey(
+        "projects.Service", on_delete=models.CASCADE, related_name="deployments"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=14, choices=Trigger.choices, default=Trigger.MANUAL)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_constraint=False,
+    )
+    commit_sha = models.CharField(max_length=40, blank=True)
+    commit_message = models.TextField(blank=True)
+    commit_author = models.CharField(max_length=200, blank=True)
+    variables_snapshot = models.BinaryField(null=True, blank=True)
+    release_dir = models.CharField(max_length=500, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="seconds spent in each phase")
+    error_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "number"], name="deployment_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} #{self.number}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+    def transition(self, to: Status, *, reason: str = "") -> None:
+        """Move to status `to`, or raise IllegalTransition. The one place statuses change.
+
+        The update is conditional on the status the row has in the database, so two workers
+        racing on one deployment cannot both move it.
+        """
+        to = Status(to)
+        allowed_from = [status for status, targets in TRANSITIONS.items() if to in targets]
+        now = timezone.now()
+        changes: dict[str, object] = {"status": to}
+        if to == Status.BUILDING or (to == Status.DEPLOYING and self.started_at is None):
+            changes["started_at"] = now
+        if to in FINAL or to == Status.ACTIVE:
+            changes["finished_at"] = now
+        if reason:
+            changes["error_reason"] = reason
+        with transaction.atomic():
+            moved = Deployment.objects.filter(pk=self.pk, status__in=allowed_from).update(**changes)
+            if not moved:
+                current = Deployment.objects.filter(pk=self.pk).values_list("status", flat=True)
+                raise IllegalTransition(
+                    f"deployment {self.pk} cannot move from {current.first()} to {to}"
+                )
+        for field, value in changes.items():
+            setattr(self, field, value)
+
+
+class Stream(models.TextChoices):
+    BUILD = "build", "Build"
+    DEPLOY = "deploy", "Deploy"
+    RUNTIME = "runtime", "Runtime"
+
+
+class LogLine(models.Model):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="log_lines")
+    sequence = models.PositiveBigIntegerField()
+    stream = models.CharField(max_length=8, choices=Stream.choices)
+    timestamp = models.DateTimeField(default=timezone.now)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["deployment", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "sequence"], name="log_line_sequence_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment} {self.sequence}: {self.text[:60]}"
+
+
+class WebhookDelivery(models.Model):
+    delivery_id = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

@@ -1,0 +1,104 @@
+"""The workspace admin: operators inspect one workspace's data at <slug>.PAAS_DOMAIN/admin/.
+
+A separate admin site, because these tables exist only in workspace schemas: on the root
+domain they would be "relation does not exist". Only staff reach it (MembershipMiddleware).
+"""
+
+from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+
+from deployments.models import Deployment, LogLine, WebhookDelivery
+from projects.models import Environment, Project, Service, Variable
+
+
+class WorkspaceAdminSite(AdminSite):
+    site_header = "Workspace data"
+    site_title = "Workspace admin"
+    index_title = "This workspace's projects, services and deployments"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def each_context(self, request: HttpRequest) -> dict:
+        context = super().each_context(request)
+        workspace = getattr(request, "workspace", None)
+        if workspace is not None:
+            context["site_header"] = f"Workspace: {workspace.name} ({workspace.slug})"
+        return context
+
+
+workspace_admin = WorkspaceAdminSite(name="workspace_admin")
+
+
+class EnvironmentInline(admin.TabularInline):
+    model = Environment
+    extra = 0
+
+
+class ServiceInline(admin.TabularInline):
+    model = Service
+    extra = 0
+    fields = ["name", "repository_url", "branch", "active_deployment"]
+    readonly_fields = ["active_deployment"]
+
+
+@admin.register(Project, site=workspace_admin)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at", "deleting"]
+    search_fields = ["name"]
+    inlines = [EnvironmentInline]
+
+
+@admin.register(Environment, site=workspace_admin)
+class EnvironmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "created_at"]
+    inlines = [ServiceInline]
+
+
+@admin.register(Service, site=workspace_admin)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "environment", "repository_url", "branch", "active_deployment"]
+    list_select_related = ["environment__project", "active_deployment"]
+    search_fields = ["name"]
+    raw_id_fields = ["active_deployment"]
+
+
+@admin.register(Variable, site=workspace_admin)
+class VariableAdmin(admin.ModelAdmin):
+    """Keys only: values are secrets and never shown here."""
+
+    list_display = ["key", "service", "environment", "updated_at"]
+    fields = ["key", "service", "environment", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class LogLineInline(admin.TabularInline):
+    model = LogLine
+    extra = 0
+    fields = ["sequence", "stream", "timestamp", "text"]
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Deployment, site=workspace_admin)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "trigger", "commit_sha", "created_at", "finished_at"]
+    list_filter = ["status", "trigger"]
+    list_select_related = ["service"]
+    exclude = ["variables_snapshot"]
+    readonly_fields = ["status"]
+    raw_id_fields = ["service", "triggered_by"]
+    inlines = [LogLineInline]
+
+
+@admin.register(WebhookDelivery, site=workspace_admin)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["delivery_id", "event", "outcome", "received_at", "duration_ms"]

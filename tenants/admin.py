@@ -1,0 +1,126 @@
+"""Operators' admin on the panel's root domain: users, workspaces and host-global tables."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django_tenants.utils import tenant_context
+
+from tenants.middleware import panel_url
+from tenants.models import Domain, Membership, PortAllocation, Route, User, Workspace
+
+admin.site.site_header = "Panel operators"
+admin.site.site_title = "Panel admin"
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "name"]
+    fieldsets = [
+        (None, {"fields": ["email", "name", "password"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups",
+                                    "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "schema_name", "suspended", "created_at"]
+    list_filter = ["suspended"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["schema_name", "created_at", "contents"]
+    inlines = [MembershipInline, DomainInline]
+    actions = ["suspend", "resume"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
+        # The slug names the schema and the domain: fixed once the workspace exists.
+        return [*self.readonly_fields, "slug"] if obj else ["contents"]
+
+    @admin.display(description="Projects, services and latest deployments")
+    def contents(self, workspace: Workspace) -> SafeString:
+        if not workspace.pk:
+            return format_html("—")
+        from projects.models import Project
+
+        with tenant_context(workspace):
+            projects = list(
+                Project.objects.prefetch_related("environments__services__deployments")
+            )
+            return render_to_string(
+                "admin/tenants/workspace_contents.html",
+                {"projects": projects, "workspace": workspace},
+            )
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        workspace = self.get_object(request, object_id)
+        if workspace is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "workspace_admin_url": panel_url(request, "/admin/", workspace.hostname),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Suspend the selected workspaces")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> None:
+        for workspace in queryset:
+            workspace.suspend()
+        self.message_user(request, f"Suspended {queryset.count()} workspace(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume the selected workspaces")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> None:
+        for workspace in queryset:
+            workspace.resume()
+        self.message_user(request, f"Resumed {queryset.count()} workspace(s).", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, obj: Workspace, form: object, change: bool) -> None:
+        if not change:
+            obj.schema_name = Workspace.schema_name_for(obj.slug)
+        super().save_model(request, obj, form, change)
+        if not change:
+            Domain.objects.get_or_create(domain=obj.hostname, defaults={"tenant": obj})
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "tenant", "is_primary"]
+    search_fields = ["domain"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "workspace__slug"]
+    autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(PortAllocation)
+class PortAllocationAdmin(admin.ModelAdmin):
+    list_display = ["port", "schema_name", "deployment_id", "process_name", "allocated_at"]
+    search_fields = ["schema_name", "process_name"]
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "upstream", "schema_name", "service_id", "deployment_id",
+                    "updated_at"]
+    search_fields = ["hostname"]

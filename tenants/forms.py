@@ -1,0 +1,38 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+
+from tenants.models import User
+from tenants.services import validate_workspace_slug
+
+
+class SignupForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "name"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email already exists.")
+        return email
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+
+class WorkspaceForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Your team's name, as people see it.")
+    slug = forms.CharField(
+        label="URL name", max_length=60,
+        help_text="Lowercase letters, digits and hyphens: your workspace lives at NAME.PAAS_DOMAIN.",
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the workspace a name.")
+        return name
+
+    def clean_slug(self) -> str:
+        return validate_workspace_slug(self.cleaned_data["slug"])

@@ -1,0 +1,168 @@
+"""The public schema: users, workspaces and everything global to the host."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.roles import Role
+
+DNS_LABEL = RegexValidator(
+    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "Use lowercase letters, digits and hyphens; start and end with a letter or digit.",
+)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. The email address is the login."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Operators: may use the admin and enter any workspace."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+
+class Workspace(TenantMixin):
+    """A team: its own PostgreSQL schema, reached at <slug>.PAAS_DOMAIN."""
+
+    slug = models.CharField(max_length=40, unique=True, validators=[DNS_LABEL])
+    name = models.CharField(max_length=100)
+    suspended = models.BooleanField(
+        default=False, help_text="A suspended workspace shows a notice and runs nothing."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces"
+    )
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def schema_name_for(slug: str) -> str:
+        return "ws_" + slug.replace("-", "_")
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.slug}.{settings.PAAS_DOMAIN}"
+
+    def suspend(self) -> None:
+        self.suspended = True
+        self.save(update_fields=["suspended"])
+
+    def resume(self) -> None:
+        self.suspended = False
+        self.save(update_fields=["suspended"])
+
+
+class Domain(DomainMixin):
+    """A hostname that routes to a workspace (its <slug>.PAAS_DOMAIN)."""
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def for_user(self, user: User) -> MembershipQuerySet:
+        return self.filter(user=user, user__is_active=True)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="one_membership_per_user"),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(role="owner"), name="one_owner_per_workspace"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.workspace}"
+
+
+class PortAllocation(models.Model):
+    """A host port given to one deployment's process; unique across workspaces."""
+
+    port = models.PositiveIntegerField(unique=True)
+    schema_name = models.CharField(max_length=63)
+    deployment_id = models.BigIntegerField()
+    process_name = models.CharField(max_length=200, blank=True)
+    allocated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["port"]
+        indexes = [models.Index(fields=["schema_name", "deployment_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.port} → {self.schema_name} deployment {self.deployment_id}"
+
+
+class Route(models.Model):
+    """Hostname → upstream, the table Traefik's configuration is generated from."""
+
+    hostname = models.CharField(max_length=253, unique=True)
+    upstream = models.CharField(max_length=200, help_text="host:port the requests go to")
+    schema_name = models.CharField(max_length=63)
+    service_id = models.BigIntegerField()
+    deployment_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} → {self.upstream}"

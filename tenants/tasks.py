@@ -1,0 +1,12 @@
+"""Periodic work of the public schema, scheduled by the clock process (dramatiq-crontab)."""
+
+import dramatiq
+from django.core.management import call_command
+from dramatiq_crontab import cron
+
+
+@cron("17 3 * * *")
+@dramatiq.actor(queue_name="default", time_limit=10 * 60 * 1000, max_retries=0)
+def clear_expired_sessions() -> None:
+    """Delete expired login sessions, once a day."""
+    call_command("clearsessions")

@@ -1,0 +1,79 @@
+"""Pages on the panel's root domain: sign up, log in and out, my workspaces."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from tenants.forms import LoginForm, SignupForm, WorkspaceForm
+from tenants.middleware import panel_url
+from tenants.models import Membership
+from tenants.services import create_workspace
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("workspace_list")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("workspace_create")
+    return render(request, "tenants/signup.html", {"form": form})
+
+
+class PanelLoginView(LoginView):
+    form_class = LoginForm
+    template_name = "tenants/login.html"
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        """Allow `next` to point at a workspace subdomain of this panel, and nowhere else."""
+        from django.conf import settings
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        hosts = {self.request.get_host()}
+        hostname = target.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+        if hostname.endswith("." + settings.PAAS_DOMAIN):
+            hosts.add(target.split("://", 1)[-1].split("/", 1)[0])
+        if url_has_allowed_host_and_scheme(target, allowed_hosts=hosts,
+                                           require_https=self.request.is_secure()):
+            return target
+        return ""
+
+
+login_view = PanelLoginView.as_view()
+
+
+@login_required
+@require_GET
+def workspace_list(request: HttpRequest) -> HttpResponse:
+    memberships = (
+        Membership.objects.for_user(request.user).select_related("workspace")
+        .order_by("workspace__name")
+    )
+    rows = [(m, panel_url(request, "/", m.workspace.hostname)) for m in memberships]
+    return render(request, "tenants/workspace_list.html", {"rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_create(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        workspace = create_workspace(
+            form.cleaned_data["slug"], form.cleaned_data["name"], request.user
+        )
+        messages.success(request, f"Workspace {workspace.name} is ready.")
+        return HttpResponseRedirect(panel_url(request, "/", workspace.hostname))
+    return render(request, "tenants/workspace_create.html", {"form": form})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
