@@ -43,8 +43,15 @@ class People:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> People:
+def django_db_setup(
+    django_test_environment: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[People]:
+    """The test database, for every test: also those with real commits (`committed_db`),
+    which pytest-django would not count because they use no `db` fixture."""
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
+        databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         call_command("migrate_template", verbosity=0)
         owner = User.objects.create_user("owner@a.example", PASSWORD, name="Olive Owner")
         admin = User.objects.create_user("admin@a.example", PASSWORD, name="Adam Admin")
@@ -54,7 +61,15 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
         Membership.objects.create(workspace=workspace_a, user=admin, role=Role.ADMIN)
         Membership.objects.create(workspace=workspace_a, user=member, role=Role.MEMBER)
         workspace_b = create_workspace("team-b", "Team B", outsider)
-    return People(owner, admin, member, outsider, workspace_a, workspace_b)
+    yield People(owner, admin, member, outsider, workspace_a, workspace_b)
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:  # sessions left by threads and killed processes
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        teardown_databases(databases, verbosity=0)
 
 
 @pytest.fixture

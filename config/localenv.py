@@ -263,7 +263,9 @@ def main(argv: list[str]) -> int:
             return run_panel()
         if command == "test":
             os.environ.setdefault("PAAS_TESTING", "1")
-            os.environ.setdefault("PAAS_QUEUE_NAMESPACE", "paas-test")
+            os.environ.setdefault("PAAS_QUEUE_NAMESPACE", f"paas-test-{os.getpid()}")
+            # Each run its own database, so that runs side by side do not collide.
+            os.environ.setdefault("PAAS_TEST_DATABASE", f"test_paas_{os.getpid()}")
             return subprocess.call([sys.executable, "-m", "pytest", *rest], cwd=BASE_DIR)
         return subprocess.call(rest, cwd=BASE_DIR)
     finally:

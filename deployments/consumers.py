@@ -11,7 +11,9 @@ from tenants.events import events_group
 from tenants.models import Membership
 from tenants.roles import Action, can
 
-# Close codes: the HTTP status a page would have answered, in the 4000 range.
+# Close codes: the HTTP status a page would have answered, in the 4000 range. A refused
+# socket is accepted and closed at once with one of them: a handshake rejection would only
+# say 403, and htmx's ws extension reconnects forever after abnormal closes, not these.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
@@ -26,20 +28,20 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         self.workspace = self.scope.get("workspace")
         user = self.scope.get("user")
         if self.workspace is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            return await self.refuse(CLOSE_NOT_FOUND)
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+            return await self.refuse(CLOSE_UNAUTHENTICATED)
         role = await self.role_of(user)
         if role is None or self.workspace.suspended:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            return await self.refuse(CLOSE_NOT_FOUND)
         if not can(role, self.action):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+            return await self.refuse(CLOSE_FORBIDDEN)
         self.role = role
         await self.joined()
+
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
 
     async def joined(self) -> None:
         await self.accept()

@@ -1,16 +1,17 @@
 """Operators' admin on the panel's root domain: users, workspaces and host-global tables."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django_tenants.utils import tenant_context
 
 from tenants.middleware import panel_url
 from tenants.models import Domain, Membership, PortAllocation, Route, User, Workspace
+from tenants.services import validate_workspace_slug
 
 admin.site.site_header = "Panel operators"
 admin.site.site_title = "Panel admin"
@@ -41,8 +42,21 @@ class DomainInline(admin.TabularInline):
     extra = 0
 
 
+class WorkspaceAdminForm(forms.ModelForm):
+    """The schema name follows from the slug (save_model), so the form does not ask for it."""
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "suspended"]
+
+    def clean_slug(self) -> str:
+        # The same rules as the sign-up flow: a DNS label, not reserved, not taken.
+        return validate_workspace_slug(self.cleaned_data["slug"])
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    form = WorkspaceAdminForm
     list_display = ["name", "slug", "schema_name", "suspended", "created_at"]
     list_filter = ["suspended"]
     search_fields = ["name", "slug"]
@@ -50,14 +64,19 @@ class WorkspaceAdmin(admin.ModelAdmin):
     inlines = [MembershipInline, DomainInline]
     actions = ["suspend", "resume"]
 
+    def get_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
+        if obj is None:
+            return ["name", "slug", "suspended"]
+        return ["name", "slug", "schema_name", "suspended", "created_at", "contents"]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
         # The slug names the schema and the domain: fixed once the workspace exists.
-        return [*self.readonly_fields, "slug"] if obj else ["contents"]
+        return [*self.readonly_fields, "slug"] if obj else []
 
     @admin.display(description="Projects, services and latest deployments")
-    def contents(self, workspace: Workspace) -> SafeString:
+    def contents(self, workspace: Workspace) -> SafeString | str:
         if not workspace.pk:
-            return format_html("—")
+            return "—"
         from projects.models import Project
 
         with tenant_context(workspace):

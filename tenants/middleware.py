@@ -61,7 +61,9 @@ class WorkspaceMiddleware:
         if hostname is None:
             return HttpResponseNotFound("Unknown host.", content_type="text/plain")
         request.workspace = None
-        request.tenant = None
+        # django-tenants (its admin templates among others) expects request.tenant to be a
+        # tenant on every request: on the root domain, the public schema's.
+        request.tenant = connection.tenant
         if hostname == settings.PAAS_DOMAIN or hostname in settings.ALLOWED_HOSTS:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         else:

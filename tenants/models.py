@@ -29,6 +29,10 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, email: str) -> User:
+        """Log-in looks the address up in any case: it is stored lowercased."""
+        return self.get(email__iexact=(email or "").strip())
+
     def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
         fields.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **fields)
@@ -126,7 +130,8 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "workspace"], name="one_membership_per_user"),
             models.UniqueConstraint(
-                fields=["workspace"], condition=models.Q(role="owner"), name="one_owner_per_workspace"
+                fields=["workspace"], condition=models.Q(role="owner"),
+                name="one_owner_per_workspace",
             ),
         ]
 

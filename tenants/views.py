@@ -1,11 +1,15 @@
 """Pages on the panel's root domain: sign up, log in and out, my workspaces."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tenants.forms import LoginForm, SignupForm, WorkspaceForm
@@ -33,18 +37,29 @@ class PanelLoginView(LoginView):
 
     def get_redirect_url(self) -> str:
         """Allow `next` to point at a workspace subdomain of this panel, and nowhere else."""
-        from django.conf import settings
-        from django.utils.http import url_has_allowed_host_and_scheme
-
         target = self.request.POST.get("next") or self.request.GET.get("next") or ""
-        hosts = {self.request.get_host()}
-        hostname = target.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-        if hostname.endswith("." + settings.PAAS_DOMAIN):
-            hosts.add(target.split("://", 1)[-1].split("/", 1)[0])
+        hosts = {self.request.get_host(), *workspace_netloc(target)}
         if url_has_allowed_host_and_scheme(target, allowed_hosts=hosts,
                                            require_https=self.request.is_secure()):
             return target
         return ""
+
+
+def workspace_netloc(url: str) -> list[str]:
+    """[the URL's netloc] if it names a host below PAAS_DOMAIN and nothing else; else [].
+
+    The netloc is what url_has_allowed_host_and_scheme compares, so it must not carry
+    credentials: in http://x.panel.localhost:80@evil.example/ the host is evil.example.
+    """
+    try:
+        parts = urlsplit(url.strip().replace("\\", "/"))
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        return []
+    hostname = parts.hostname or ""
+    if "@" in parts.netloc or not hostname.endswith("." + settings.PAAS_DOMAIN):
+        return []
+    return [parts.netloc]
 
 
 login_view = PanelLoginView.as_view()

@@ -1,0 +1,172 @@
+"""Creating a workspace: cloning the template schema versus running every tenant migration.
+
+A temporary database (`bench_paas`) gets the migrations, the template schema and
+BENCH_EXISTING_WORKSPACES (200) workspaces, as a panel in use would have. Then, in
+BENCH_WORKSPACE_ROUNDS (7) rounds, one workspace is created by each way -- the order swapped
+every round -- timed around `tenants.services.create_workspace`, checked to have been made the
+way it claims, and deleted. One untimed workspace of each kind goes first, as a warm-up. The
+database is dropped at the end, whatever happens.
+
+The migrations way is what django-tenants does without TENANT_CREATION_FAKES_MIGRATIONS:
+`TenantMixin.create_schema` then skips the template, creates an empty schema and runs
+`migrate_schemas` on it, instead of `CloneSchema.clone_schema` followed by a faked
+`migrate_schemas`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+BENCH_DATABASE = "bench_paas"
+EXISTING_WORKSPACES = int(os.environ.get("BENCH_EXISTING_WORKSPACES", "200"))
+ROUNDS = int(os.environ.get("BENCH_WORKSPACE_ROUNDS", "7"))
+
+
+@contextmanager
+def temporary_database() -> Iterator[None]:
+    """Point the default connection at a new, migrated database; drop it afterwards."""
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    saved_test_settings = dict(test_settings)
+    old_name = connection.settings_dict["NAME"]
+    if old_name == BENCH_DATABASE:
+        raise RuntimeError(f"The panel's own database is called {BENCH_DATABASE}; not touching it.")
+    test_settings["NAME"] = BENCH_DATABASE
+    try:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        yield
+    finally:
+        try:
+            # create_test_db switches NAME once the database exists; before that there is
+            # nothing to drop, and destroy_test_db would drop NAME -- the panel's database.
+            if connection.settings_dict["NAME"] == BENCH_DATABASE:
+                connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+        finally:
+            test_settings.clear()
+            test_settings.update(saved_test_settings)
+
+
+def database_now() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def schema_tables(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+            [schema],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def migrations_applied(schema: str) -> tuple[int, datetime]:
+    """How many migrations the schema records, and when the earliest was applied."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT count(*), min(applied) FROM "{schema}".django_migrations'  # noqa: S608
+        )
+        return cursor.fetchone()
+
+
+def check_made_by(kind: str, schema: str, started: datetime) -> None:
+    """Fail unless `schema` was made the way `kind` says, and holds what the template holds.
+
+    A clone copies the template's django_migrations rows, applied before the benchmark
+    started; running the migrations records every row anew.
+    """
+    template = settings.TENANT_BASE_SCHEMA
+    count, earliest = migrations_applied(schema)
+    template_count, _ = migrations_applied(template)
+    if count != template_count:
+        raise AssertionError(f"{schema} records {count} migrations, the template {template_count}")
+    cloned = earliest < started
+    if cloned != (kind == "clone"):
+        how = "cloned" if cloned else "migrated"
+        raise AssertionError(f"{schema} should have been made by {kind} but was {how}")
+    if schema_tables(schema) != schema_tables(template):
+        raise AssertionError(f"{schema} does not hold the template's tables")
+
+
+def creation_settings(kind: str) -> override_settings:
+    return override_settings(TENANT_CREATION_FAKES_MIGRATIONS=(kind == "clone"))
+
+
+def timed_creation(kind: str, slug: str, owner: object) -> float:
+    """Milliseconds to create the workspace `slug` by `kind`; checked, then deleted."""
+    from tenants.services import create_workspace
+
+    connection.set_schema_to_public()
+    started = database_now()
+    with creation_settings(kind):
+        before = time.perf_counter()
+        workspace = create_workspace(slug, slug, owner)
+        elapsed = time.perf_counter() - before
+    try:
+        check_made_by(kind, workspace.schema_name, started)
+    finally:
+        connection.set_schema_to_public()
+        workspace.delete(force_drop=True)
+    return elapsed * 1000
+
+
+def populate(owner: object, count: int, progress: Callable[[str], None]) -> None:
+    from tenants.services import create_workspace
+
+    for number in range(count):
+        create_workspace(f"bench-{number:04d}", f"Bench {number}", owner)
+        if (number + 1) % 50 == 0:
+            progress(f"  {number + 1}/{count} workspaces present")
+
+
+def run() -> dict[str, dict]:
+    from tenants.models import User
+
+    def progress(message: str) -> None:
+        print(message, flush=True)
+
+    with temporary_database():
+        call_command("migrate_template", verbosity=0)
+        owner = User.objects.create_user("bench-owner@example.com", None, name="Bench Owner")
+        setup_started = time.perf_counter()
+        populate(owner, EXISTING_WORKSPACES, progress)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # the statistics autovacuum would have caught up on
+        progress(f"  set-up of {EXISTING_WORKSPACES} workspaces: "
+                 f"{time.perf_counter() - setup_started:.1f} s")
+
+        timings: dict[str, list[float]] = {"clone": [], "migrate": []}
+        for kind in timings:
+            timed_creation(kind, f"bench-warmup-{kind}", owner)
+        for round_number in range(ROUNDS):
+            order = ("clone", "migrate") if round_number % 2 == 0 else ("migrate", "clone")
+            for kind in order:
+                timings[kind].append(
+                    timed_creation(kind, f"bench-{kind}-{round_number}", owner)
+                )
+            progress(f"  round {round_number + 1}/{ROUNDS}: "
+                     f"clone {timings['clone'][-1]:.0f} ms, "
+                     f"migrate {timings['migrate'][-1]:.0f} ms")
+        connection.set_schema_to_public()
+
+    clone_ms = statistics.median(timings["clone"])
+    migrate_ms = statistics.median(timings["migrate"])
+    return {
+        "workspace_create_clone_vs_migrate_ratio": {
+            "value": round(clone_ms / migrate_ms, 3), "unit": "ratio", "goal": "< 1",
+        },
+        "workspace_create_clone_ms": {
+            "value": round(clone_ms, 1), "unit": "ms", "goal": "informational",
+        },
+    }
