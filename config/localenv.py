@@ -254,6 +254,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    # The Procfile's `python` and any command run here are this virtualenv's.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     stops = ensure_services()
     # Ctrl-C reaches every process of the terminal's group; this one waits for them.
     signal.signal(signal.SIGINT, lambda *_: None)

@@ -83,6 +83,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_dramatiq",
+    "dramatiq_crontab",
     "channels",
 ]
 TENANT_APPS = [
