@@ -105,7 +105,9 @@ def client_for() -> callable:
 
 
 @pytest.fixture
-def committed_db(django_db_setup: People, django_db_blocker: pytest.FixtureRequest) -> Iterator[People]:
+def committed_db(
+    django_db_setup: People, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[People]:
     """Real commits, for tests whose other processes must see the data. Clean up after."""
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
@@ -152,9 +154,9 @@ def panel_server(committed_db: People) -> Iterator[str]:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
-        except OSError:
+        except OSError as error:
             if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {log_path.read_text()}")
+                raise RuntimeError(f"uvicorn exited: {log_path.read_text()}") from error
             time.sleep(0.1)
     try:
         yield f"http://{settings.PAAS_DOMAIN}:{port}"

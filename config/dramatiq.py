@@ -14,7 +14,9 @@ SCHEMA_OPTION = "schema_name"
 
 
 class WorkspaceSchemaMiddleware(Middleware):
-    def before_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int) -> None:
+    def before_enqueue(
+        self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int
+    ) -> None:
         from django.db import connection
 
         message.options.setdefault(SCHEMA_OPTION, connection.schema_name)

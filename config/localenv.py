@@ -56,7 +56,9 @@ def socket_dir(directory: Path) -> Path:
     if len(str(candidate)) <= 80:
         return candidate
     digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
-    return Path("/tmp") / f"paas-{digest}"
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"paas-{digest}"
 
 
 def embedded_database_url(directory: Path) -> str:
@@ -147,7 +149,8 @@ def start_postgres(directory: Path) -> Callable[[], None]:
         )
     _chown_for_postgres(pgdata, sockets)
     subprocess.run(
-        [_postgres_bin("pg_ctl"), "start", "-w", "-D", str(pgdata), "-l", str(pgdata / "server.log"),
+        [_postgres_bin("pg_ctl"), "start", "-w", "-D", str(pgdata),
+         "-l", str(pgdata / "server.log"),
          "-o", f"-h '' -k {sockets} -c max_connections=200 -c fsync=off"],
         check=True, stdout=subprocess.DEVNULL, **as_user,
     )

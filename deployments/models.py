@@ -125,7 +125,9 @@ class LogLine(models.Model):
     class Meta:
         ordering = ["deployment", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "sequence"], name="log_line_sequence_unique")
+            models.UniqueConstraint(
+                fields=["deployment", "sequence"], name="log_line_sequence_unique"
+            )
         ]
 
     def __str__(self) -> str:

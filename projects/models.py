@@ -99,7 +99,8 @@ class Variable(models.Model):
         Service, null=True, blank=True, on_delete=models.CASCADE, related_name="variables"
     )
     environment = models.ForeignKey(
-        Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="shared_variables"
+        Environment, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="shared_variables",
     )
     key = models.CharField(max_length=255)
     ciphertext = models.BinaryField()

@@ -18,6 +18,7 @@ from conftest import BASE_DIR, process_env
 from deployments.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from projects.models import Project
 from projects.services import delete_project
+from tenants.models import Workspace
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2):
@@ -29,8 +30,8 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
     return False
 
 
-@pytest.fixture
-def worker(committed_db):
+@pytest.fixture(scope="module")
+def worker(django_db_setup):
     process = subprocess.Popen(
         [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
          "--queues", "default"],
@@ -106,6 +107,30 @@ def test_removal_reaches_an_open_page_over_a_real_websocket(committed_db, worker
     finally:
         with tenant_context(people.workspace_a):
             Project.objects.filter(pk__in=[keep.pk, doomed.pk]).delete()
+
+
+def test_actors_of_a_suspended_workspace_do_not_run(committed_db, worker):
+    people = committed_db
+    with tenant_context(people.workspace_a):
+        in_a = Project.objects.create(name="Suspended doomed")
+    with tenant_context(people.workspace_b):
+        in_b = Project.objects.create(name="Active doomed")
+    Workspace.objects.filter(pk=people.workspace_a.pk).update(suspended=True)
+    try:
+        _delete_in_workspace(people.workspace_a, in_a.pk)
+        _delete_in_workspace(people.workspace_b, in_b.pk)  # queued after A's, one thread
+
+        def b_done():
+            with tenant_context(people.workspace_b):
+                return not Project.objects.filter(pk=in_b.pk).exists()
+
+        assert wait_for(b_done)
+        with tenant_context(people.workspace_a):
+            assert Project.objects.filter(pk=in_a.pk, deleting=True).exists()
+    finally:
+        Workspace.objects.filter(pk=people.workspace_a.pk).update(suspended=False)
+        with tenant_context(people.workspace_a):
+            Project.objects.filter(pk=in_a.pk).delete()
 
 
 def _delete_in_workspace(workspace, project_id):
