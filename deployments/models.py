@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -53,10 +52,9 @@ class Deployment(models.Model):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=14, choices=Trigger.choices, default=Trigger.MANUAL)
-    triggered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", db_constraint=False,
-    )
+    # Who asked for it, as text: a user lives in the public schema, and deleting one must not
+    # reach into every workspace's tables. Kept after the account is gone, for the history.
+    triggered_by = models.CharField(max_length=254, blank=True)
     commit_sha = models.CharField(max_length=40, blank=True)
     commit_message = models.TextField(blank=True)
     commit_author = models.CharField(max_length=200, blank=True)

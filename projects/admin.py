@@ -95,7 +95,7 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_select_related = ["service"]
     exclude = ["variables_snapshot"]
     readonly_fields = ["status"]
-    raw_id_fields = ["service", "triggered_by"]
+    raw_id_fields = ["service"]
     inlines = [LogLineInline]
 
 

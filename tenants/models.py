@@ -132,6 +132,7 @@ class Membership(models.Model):
             models.UniqueConstraint(
                 fields=["workspace"], condition=models.Q(role="owner"),
                 name="one_owner_per_workspace",
+                violation_error_message="A workspace has one owner; transfer ownership instead.",
             ),
         ]
 

@@ -188,12 +188,6 @@ def test_deleting_a_workspace_in_the_admin_drops_its_schema(people, operator):
     assert Client(HTTP_HOST="team-b.panel.localhost").get("/").status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deployments.Deployment.triggered_by (a tenant table) is on_delete=SET_NULL to "
-    "the shared User; deleting a user runs UPDATE deployments_deployment in the public schema: "
-    "'relation \"deployments_deployment\" does not exist'",
-)
 def test_operator_deletes_a_user(people, operator):
     client = operator_client(operator)
     url = model_url(admin.site, User, "delete", PUBLIC_URLS, people.member.pk)
