@@ -25,7 +25,7 @@ class WorkspaceForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Your team's name, as people see it.")
     slug = forms.CharField(
         label="URL name", max_length=60,
-        help_text="Lowercase letters, digits and hyphens: the workspace lives at NAME.PAAS_DOMAIN.",
+        help_text="Lowercase letters, digits and hyphens; it becomes the workspace's web address.",
     )
 
     def clean_name(self) -> str:
