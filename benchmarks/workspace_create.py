@@ -1,16 +1,16 @@
 """Creating a workspace: cloning the template schema versus running every tenant migration.
 
 A temporary database (`bench_paas`) gets the migrations, the template schema and
-BENCH_EXISTING_WORKSPACES (200) workspaces, as a panel in use would have. Then, in
+BENCH_EXISTING_WORKSPACES (200) workspaces made by `create_workspace`, as a panel in use would
+have. Then, in
 BENCH_WORKSPACE_ROUNDS (7) rounds, one workspace is created by each way -- the order swapped
 every round -- timed around `tenants.services.create_workspace`, checked to have been made the
 way it claims, and deleted. One untimed workspace of each kind goes first, as a warm-up. The
 database is dropped at the end, whatever happens.
 
 The migrations way is what django-tenants does without TENANT_CREATION_FAKES_MIGRATIONS:
-`TenantMixin.create_schema` then skips the template, creates an empty schema and runs
-`migrate_schemas` on it, instead of `CloneSchema.clone_schema` followed by a faked
-`migrate_schemas`.
+`TenantMixin.create_schema` creates an empty schema and runs `migrate_schemas` on it. The clone
+way is `tenants.cloning.clone_template`.
 """
 
 from __future__ import annotations
@@ -61,14 +61,18 @@ def database_now() -> datetime:
         return cursor.fetchone()[0]
 
 
-def schema_tables(schema: str) -> set[str]:
+def schema_footprint(schema: str) -> set[tuple[str, str]]:
+    """The schema's relations (tables, indexes, sequences...) and constraints, by name and kind."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
-            [schema],
+            "SELECT c.relname, c.relkind::text FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "UNION ALL "
+            "SELECT k.conname, 'constraint ' || k.contype::text FROM pg_constraint k "
+            "JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = %s",
+            [schema, schema],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return set(cursor.fetchall())
 
 
 def migrations_applied(schema: str) -> tuple[int, datetime]:
@@ -81,10 +85,11 @@ def migrations_applied(schema: str) -> tuple[int, datetime]:
 
 
 def check_made_by(kind: str, schema: str, started: datetime) -> None:
-    """Fail unless `schema` was made the way `kind` says, and holds what the template holds.
+    """Fail unless `schema` was made the way `kind` says, with the template's objects.
 
     A clone copies the template's django_migrations rows, applied before the benchmark
-    started; running the migrations records every row anew.
+    started; running the migrations records every row anew. Either way the schema must hold
+    the template's objects under the template's names.
     """
     template = settings.TENANT_BASE_SCHEMA
     count, earliest = migrations_applied(schema)
@@ -95,8 +100,13 @@ def check_made_by(kind: str, schema: str, started: datetime) -> None:
     if cloned != (kind == "clone"):
         how = "cloned" if cloned else "migrated"
         raise AssertionError(f"{schema} should have been made by {kind} but was {how}")
-    if schema_tables(schema) != schema_tables(template):
-        raise AssertionError(f"{schema} does not hold the template's tables")
+    made, expected = schema_footprint(schema), schema_footprint(template)
+    if made != expected:
+        raise AssertionError(
+            f"{schema} ({kind}) differs from the template: missing "
+            f"{sorted(name for name, _ in expected - made)}, "
+            f"instead {sorted(name for name, _ in made - expected)}"
+        )
 
 
 def creation_settings(kind: str) -> override_settings:
@@ -104,9 +114,11 @@ def creation_settings(kind: str) -> override_settings:
 
 
 def timed_creation(kind: str, slug: str, owner: object) -> float:
-    """Milliseconds to create the workspace `slug` by `kind`; checked, then deleted."""
+    """Milliseconds to create the workspace `slug` by `kind`; it is deleted afterwards."""
     from tenants.services import create_workspace
 
+    # Each creation in a new session, as a request gets (CONN_MAX_AGE 0).
+    connection.close()
     connection.set_schema_to_public()
     started = database_now()
     with creation_settings(kind):
@@ -122,12 +134,13 @@ def timed_creation(kind: str, slug: str, owner: object) -> float:
 
 
 def populate(owner: object, count: int, progress: Callable[[str], None]) -> None:
+    """`count` workspaces through create_workspace, as users would have made them."""
     from tenants.services import create_workspace
 
-    for number in range(count):
-        create_workspace(f"bench-{number:04d}", f"Bench {number}", owner)
-        if (number + 1) % 50 == 0:
-            progress(f"  {number + 1}/{count} workspaces present")
+    for done in range(1, count + 1):
+        create_workspace(f"bench-{done:04d}", f"Bench {done}", owner)
+        if done % 50 == 0:
+            progress(f"  {done}/{count} workspaces present")
 
 
 def run() -> dict[str, dict]:
@@ -136,6 +149,8 @@ def run() -> dict[str, dict]:
     def progress(message: str) -> None:
         print(message, flush=True)
 
+    if ROUNDS < 1:
+        raise ValueError("BENCH_WORKSPACE_ROUNDS must be at least 1")
     with temporary_database():
         call_command("migrate_template", verbosity=0)
         owner = User.objects.create_user("bench-owner@example.com", None, name="Bench Owner")
@@ -152,9 +167,7 @@ def run() -> dict[str, dict]:
         for round_number in range(ROUNDS):
             order = ("clone", "migrate") if round_number % 2 == 0 else ("migrate", "clone")
             for kind in order:
-                timings[kind].append(
-                    timed_creation(kind, f"bench-{kind}-{round_number}", owner)
-                )
+                timings[kind].append(timed_creation(kind, f"bench-{kind}-{round_number}", owner))
             progress(f"  round {round_number + 1}/{ROUNDS}: "
                      f"clone {timings['clone'][-1]:.0f} ms, "
                      f"migrate {timings['migrate'][-1]:.0f} ms")

@@ -1,8 +1,9 @@
 """Creating workspaces: a schema cloned from the template, a domain and an owner."""
 
 from django.db import connection
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import tenant_context
+
+from tenants import cloning
 
 from projects.models import Project
 from tenants.models import Domain, Membership
@@ -17,19 +18,34 @@ def tables_in(schema: str) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def schema_objects(schema: str) -> set[tuple[str, ...]]:
+    """Every table, index and constraint of a schema, by name and definition."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname, replace(indexdef, %s, '') FROM pg_indexes"
+            " WHERE schemaname = %s", [f"{schema}.", schema],
+        )
+        indexes = {("index", *row) for row in cursor.fetchall()}
+        cursor.execute(cloning.CONSTRAINTS, [f"{schema}.", schema])
+        constraints = {("constraint", *row) for row in cursor.fetchall()}
+    return indexes | constraints
+
+
 def test_new_workspace_is_cloned_from_the_template_schema(people, monkeypatch):
     clones = []
-    original = CloneSchema.clone_schema
+    original = cloning.clone_template
 
-    def spy(self, base, new, *args, **kwargs):
-        clones.append((base, new))
-        return original(self, base, new, *args, **kwargs)
+    def spy(template, schema):
+        clones.append((template, schema))
+        return original(template, schema)
 
-    monkeypatch.setattr(CloneSchema, "clone_schema", spy)
+    monkeypatch.setattr(cloning, "clone_template", spy)
     workspace = create_workspace("cloned", "Cloned", people.outsider)
 
     assert clones == [("workspace_template", "ws_cloned")]
     assert tables_in("ws_cloned") == tables_in("workspace_template")
+    # Same names too: a later migration that alters a constraint by name must work here.
+    assert schema_objects("ws_cloned") == schema_objects("workspace_template")
     assert {"projects_project", "deployments_deployment"} <= tables_in("ws_cloned")
     assert Domain.objects.get(tenant=workspace).domain == "cloned.panel.localhost"
     assert Membership.objects.get(workspace=workspace).role == "owner"
