@@ -3,9 +3,8 @@
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from tenants import cloning
-
 from projects.models import Project
+from tenants import cloning
 from tenants.models import Domain, Membership
 from tenants.services import create_workspace
 
