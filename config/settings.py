@@ -6,6 +6,7 @@ that is missing.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -176,6 +177,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# WhiteNoise answers with file iterators that are synchronous; under ASGI Django streams them
+# through a thread and warns on every static file. Harmless there, and noise in the logs.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = PAAS_DATA_DIR / "staticfiles"
