@@ -99,17 +99,51 @@ class Service(models.Model):
         return self.name
 
 
-class Variable(models.Model):
+class OwnedBySecretHolder(models.Model):
+    """A row that belongs to a service, or (shared) to an environment: exactly one of them."""
+
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="%(class)ss")
+    environment = models.ForeignKey(Environment, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="shared_%(class)ss")
+    key = models.CharField(max_length=255)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def owner(self) -> Service | Environment:
+        return self.service if self.service_id else self.environment
+
+    @property
+    def owner_type(self) -> str:
+        return "service" if self.service_id else "environment"
+
+    @property
+    def owner_id(self) -> int:
+        return self.service_id or self.environment_id
+
+    def associated_data(self, purpose: str) -> bytes:
+        """What this row's ciphertext is bound to: schema, owner, key name (DESIGN.md §7)."""
+        from django.db import connection
+
+        from projects.crypto import associated_data
+
+        return associated_data(
+            connection.schema_name, f"{purpose}:{self.owner_type}", self.owner_id, self.key
+        )
+
+
+def owner_filter(owner: Service | Environment) -> dict[str, object]:
+    """Lookup for the rows of `owner`: `Variable.objects.filter(**owner_filter(service))`."""
+    return {"service": owner} if isinstance(owner, Service) else {"environment": owner}
+
+
+class Variable(OwnedBySecretHolder):
     """A service's variable, or a shared one of an environment; the value is encrypted."""
 
-    service = models.ForeignKey(
-        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="variables"
-    )
-    environment = models.ForeignKey(
-        Environment, null=True, blank=True, on_delete=models.CASCADE,
-        related_name="shared_variables",
-    )
-    key = models.CharField(max_length=255)
+    PURPOSE = "variable"
+
     ciphertext = models.BinaryField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -133,3 +167,76 @@ class Variable(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    def set_value(self, value: str) -> None:
+        from projects.crypto import keyring
+
+        self.ciphertext = keyring().encrypt(value.encode(), self.associated_data(self.PURPOSE))
+
+    def decrypt(self) -> str:
+        """The plaintext. Callers check the role first (tenants.roles: READ_SECRETS or deploy)."""
+        from projects.crypto import keyring
+
+        return keyring().decrypt(self.ciphertext, self.associated_data(self.PURPOSE)).decode()
+
+
+class StagedChange(OwnedBySecretHolder):
+    """A variable change waiting for "Apply": set (with the new value, encrypted) or delete."""
+
+    PURPOSE = "staged"
+    SET = "set"
+    DELETE = "delete"
+
+    action = models.CharField(max_length=6, choices=[(SET, "Set"), (DELETE, "Delete")])
+    ciphertext = models.BinaryField(null=True, blank=True)
+    staged_by = models.CharField(max_length=254, blank=True)
+    staged_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service__isnull=False, environment__isnull=True)
+                | models.Q(service__isnull=True, environment__isnull=False),
+                name="staged_change_has_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["service", "key"], condition=models.Q(service__isnull=False),
+                name="staged_service_key_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["environment", "key"], condition=models.Q(environment__isnull=False),
+                name="staged_shared_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.key}"
+
+    def set_value(self, value: str) -> None:
+        from projects.crypto import keyring
+
+        self.ciphertext = keyring().encrypt(value.encode(), self.associated_data(self.PURPOSE))
+
+    def decrypt(self) -> str:
+        from projects.crypto import keyring
+
+        return keyring().decrypt(self.ciphertext, self.associated_data(self.PURPOSE)).decode()
+
+
+class VariableReveal(models.Model):
+    """An owner or admin looked at a secret value: who, when, which key."""
+
+    owner_type = models.CharField(max_length=12)
+    owner_id = models.BigIntegerField()
+    key = models.CharField(max_length=255)
+    user_id = models.BigIntegerField()
+    user_email = models.CharField(max_length=254)
+    revealed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-revealed_at"]
+        indexes = [models.Index(fields=["owner_type", "owner_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_email} revealed {self.key}"

@@ -1,0 +1,145 @@
+"""Variable references, resolved at deploy time (Railway's syntax).
+
+    ${{ shared.KEY }}     the environment's shared variable KEY
+    ${{ SERVICE.KEY }}    variable KEY of another service in the same environment, including
+                          the platform-provided ones (PAAS_PUBLIC_DOMAIN, PAAS_PRIVATE_URL, ...)
+
+A reference to something that does not exist, or a cycle, raises VariableReferenceError naming
+the variable. Values are decrypted only for the scopes a resolution actually reaches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import connection
+
+from projects.models import Environment, Service, Variable
+
+SHARED = "shared"
+REFERENCE = re.compile(
+    r"\$\{\{\s*(?P<scope>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\s*\.\s*"
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}"
+)
+
+
+class VariableReferenceError(Exception):
+    """A reference that cannot be resolved. The message names the variable, never a value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+def public_domain(service: Service) -> str:
+    """Where the service is served: <service>-<workspace>.PAAS_APPS_DOMAIN (DESIGN.md §3)."""
+    slug = getattr(connection.tenant, "slug", connection.schema_name)
+    environment = service.environment.name
+    label = service.name if environment == Environment.PRODUCTION else (
+        f"{service.name}-{environment}"
+    )
+    return f"{label}-{slug}.{settings.PAAS_APPS_DOMAIN}"
+
+
+def platform_variables(service: Service) -> dict[str, str]:
+    """What the platform provides to (and about) a service, referencable by other services."""
+    domain = public_domain(service)
+    values = {
+        "PAAS_SERVICE_NAME": service.name,
+        "PAAS_ENVIRONMENT_NAME": service.environment.name,
+        "PAAS_PROJECT_NAME": service.environment.project.name,
+        "PAAS_PUBLIC_DOMAIN": domain,
+        "PAAS_PUBLIC_URL": f"https://{domain}",
+    }
+    active = service.active_deployment
+    if active is not None and active.port:
+        values["PAAS_PRIVATE_URL"] = f"http://127.0.0.1:{active.port}"
+    return values
+
+
+def decrypt_all(variables: list[Variable]) -> dict[str, str]:
+    return {variable.key: variable.decrypt() for variable in variables}
+
+
+class Resolver:
+    """Resolves the variables of the services of one environment.
+
+    `pending` overlays values by scope (a service name or "shared"), so that staged changes can
+    be checked before they are applied.
+    """
+
+    def __init__(self, environment: Environment,
+                 pending: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.environment = environment
+        self.services = {
+            service.name: service
+            for service in environment.services.select_related(
+                "active_deployment", "environment__project"
+            )
+        }
+        self.pending = pending or {}
+        self._raw: dict[str, dict[str, str]] = {}
+        self._resolved: dict[tuple[str, str], str] = {}
+
+    def own_values(self, scope: str) -> dict[str, str]:
+        """The user-set variables of a scope, decrypted (or as pending)."""
+        if scope in self.pending:
+            return dict(self.pending[scope])
+        if scope == SHARED:
+            return decrypt_all(list(Variable.objects.filter(environment=self.environment)))
+        return decrypt_all(list(Variable.objects.filter(service=self.services[scope])))
+
+    def raw(self, scope: str) -> dict[str, str] | None:
+        if scope not in self._raw:
+            if scope != SHARED and scope not in self.services:
+                return None
+            values = {} if scope == SHARED else platform_variables(self.services[scope])
+            values.update(self.own_values(scope))
+            self._raw[scope] = values
+        return self._raw[scope]
+
+    def value(self, scope: str, key: str, chain: tuple[tuple[str, str], ...] = ()) -> str:
+        if (scope, key) in self._resolved:
+            return self._resolved[(scope, key)]
+        origin = chain[0][1] if chain else key
+        if (scope, key) in chain:
+            loop = " → ".join(f"{s}.{k}" for s, k in (*chain, (scope, key)))
+            raise VariableReferenceError(origin, f"references form a cycle ({loop})")
+        values = self.raw(scope)
+        if values is None:
+            raise VariableReferenceError(
+                origin, f"references service “{scope}”, which is not in this environment"
+            )
+        if key not in values:
+            missing = (
+                f"there is no shared variable {key}" if scope == SHARED
+                else f"service {scope} has no variable {key}"
+            )
+            hint = " (it has no running deployment yet)" if key == "PAAS_PRIVATE_URL" else ""
+            raise VariableReferenceError(origin, f"references {scope}.{key}, but {missing}{hint}")
+        link = (*chain, (scope, key))
+        resolved = REFERENCE.sub(lambda m: self.value(m["scope"], m["key"], link), values[key])
+        self._resolved[(scope, key)] = resolved
+        return resolved
+
+    def resolve(self, scope: str) -> dict[str, str]:
+        """Every variable of the scope with references replaced; the first problem raises."""
+        values = self.raw(scope) or {}
+        return {key: self.value(scope, key) for key in values}
+
+    def problems(self, scope: str) -> list[str]:
+        """One message per variable of the scope whose references do not resolve."""
+        found = []
+        for key in sorted(self.own_values(scope)):
+            try:
+                self.value(scope, key)
+            except VariableReferenceError as error:
+                found.append(str(error))
+        return found
+
+
+def resolve_service(service: Service) -> dict[str, str]:
+    """What a deployment of `service` runs with: platform variables, then its own, resolved."""
+    return Resolver(service.environment).resolve(service.name)

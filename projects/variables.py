@@ -1,0 +1,174 @@
+"""Variables of a service (or shared by an environment): staged changes, reveals, snapshots.
+
+Changes are staged and applied together ("Apply N changes"), as in Railway. Values are
+encrypted at rest (projects.crypto) while staged, applied, and in a deployment's snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from deployments.models import Deployment, Status
+from projects.crypto import associated_data, keyring
+from projects.dotenv import parse_env, validate_key, validate_value
+from projects.models import (
+    Environment,
+    Service,
+    StagedChange,
+    Variable,
+    VariableReveal,
+    owner_filter,
+)
+from projects.references import SHARED, Resolver, VariableReferenceError, resolve_service
+from tenants.models import User
+
+Owner = Service | Environment
+
+
+@dataclass(frozen=True)
+class Change:
+    """A line of the staged diff: keys only, never values."""
+
+    key: str
+    kind: str  # "added", "changed" or "removed"
+
+
+def current_values(owner: Owner) -> dict[str, str]:
+    return {v.key: v.decrypt() for v in Variable.objects.filter(**owner_filter(owner))}
+
+
+def pending_values(owner: Owner) -> dict[str, str]:
+    """The owner's variables as they will be once the staged changes are applied."""
+    values = current_values(owner)
+    for change in StagedChange.objects.filter(**owner_filter(owner)):
+        if change.action == StagedChange.DELETE:
+            values.pop(change.key, None)
+        else:
+            values[change.key] = change.decrypt()
+    return values
+
+
+def _stage(owner: Owner, key: str, value: str | None, current: dict[str, str], by: str) -> None:
+    rows = StagedChange.objects.filter(**owner_filter(owner), key=key)
+    unchanged = current.get(key) == value if value is not None else key not in current
+    if unchanged:
+        rows.delete()
+        return
+    change = rows.first() or StagedChange(**owner_filter(owner), key=key)
+    change.staged_by = by
+    if value is None:
+        change.action, change.ciphertext = StagedChange.DELETE, None
+    else:
+        change.action = StagedChange.SET
+        change.set_value(value)
+    change.save()
+
+
+@transaction.atomic
+def stage(owner: Owner, key: str, value: str | None, user: User) -> None:
+    """Stage setting `key` to `value`, or deleting it (value None). A no-op un-stages."""
+    validate_key(key)
+    if value is not None:
+        validate_value(value, key)
+    _stage(owner, key, value, current_values(owner), user.email)
+
+
+@transaction.atomic
+def stage_env_text(owner: Owner, text: str, user: User) -> None:
+    """Stage whatever turns the variables into exactly those of the `.env` text.
+
+    EnvParseError (with line numbers) if any line is wrong; then nothing is staged."""
+    desired = parse_env(text)
+    current = current_values(owner)
+    for key in sorted(set(current) | set(desired)):
+        _stage(owner, key, desired.get(key), current, user.email)
+    StagedChange.objects.filter(**owner_filter(owner)).exclude(
+        key__in=set(current) | set(desired)
+    ).delete()
+
+
+def discard_staged(owner: Owner) -> int:
+    return StagedChange.objects.filter(**owner_filter(owner)).delete()[0]
+
+
+def staged_diff(owner: Owner) -> list[Change]:
+    existing = set(Variable.objects.filter(**owner_filter(owner)).values_list("key", flat=True))
+    changes = []
+    for change in StagedChange.objects.filter(**owner_filter(owner)):
+        if change.action == StagedChange.DELETE:
+            kind = "removed"
+        else:
+            kind = "changed" if change.key in existing else "added"
+        changes.append(Change(change.key, kind))
+    return changes
+
+
+@transaction.atomic
+def apply_staged(owner: Owner) -> int:
+    """Apply every staged change of the owner at once; return how many were applied."""
+    changes = list(StagedChange.objects.select_for_update().filter(**owner_filter(owner)))
+    for change in changes:
+        rows = Variable.objects.filter(**owner_filter(owner), key=change.key)
+        if change.action == StagedChange.DELETE:
+            rows.delete()
+            continue
+        variable = rows.first() or Variable(**owner_filter(owner), key=change.key)
+        variable.set_value(change.decrypt())
+        variable.save()
+    StagedChange.objects.filter(pk__in=[change.pk for change in changes]).delete()
+    return len(changes)
+
+
+def reference_problems(owner: Owner, *, staged: bool = False) -> list[str]:
+    """Warnings: references of the owner's variables that do not resolve (now, or once the
+    staged changes are applied)."""
+    environment = owner if isinstance(owner, Environment) else owner.environment
+    scope = SHARED if isinstance(owner, Environment) else owner.name
+    pending = {scope: pending_values(owner)} if staged else None
+    if staged and isinstance(owner, Service):
+        pending[SHARED] = pending_values(environment)
+    return Resolver(environment, pending).problems(scope)
+
+
+def reveal(variable: Variable, user: User) -> str:
+    """The plaintext, for a user whose role may read secrets; the reveal is recorded."""
+    VariableReveal.objects.create(
+        owner_type=variable.owner_type, owner_id=variable.owner_id, key=variable.key,
+        user_id=user.pk, user_email=user.email,
+    )
+    return variable.decrypt()
+
+
+def _snapshot_data(deployment: Deployment) -> bytes:
+    return associated_data(connection.schema_name, "deployment", deployment.pk, "variables")
+
+
+def store_snapshot(deployment: Deployment, values: dict[str, str]) -> None:
+    plaintext = json.dumps(values, sort_keys=True).encode()
+    deployment.variables_snapshot = keyring().encrypt(plaintext, _snapshot_data(deployment))
+    deployment.save(update_fields=["variables_snapshot"])
+
+
+def read_snapshot(deployment: Deployment) -> dict[str, str]:
+    """The variables the deployment ran with (for the deploy process and rollbacks only)."""
+    if not deployment.variables_snapshot:
+        return {}
+    plaintext = keyring().decrypt(deployment.variables_snapshot, _snapshot_data(deployment))
+    return json.loads(plaintext)
+
+
+def snapshot_variables(deployment: Deployment) -> bool:
+    """Resolve the service's variables into the deployment's snapshot.
+
+    A reference that does not resolve fails the deployment with a reason that names the
+    variable (never a value); returns whether the deployment may go on."""
+    try:
+        values = resolve_service(deployment.service)
+    except VariableReferenceError as error:
+        deployment.transition(Status.FAILED, reason=f"Variables: {error}")
+        return False
+    store_snapshot(deployment, values)
+    return True
