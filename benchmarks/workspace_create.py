@@ -18,8 +18,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -27,32 +26,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
+from benchmarks._database import temporary_database
+
 BENCH_DATABASE = "bench_paas"
 EXISTING_WORKSPACES = int(os.environ.get("BENCH_EXISTING_WORKSPACES", "200"))
 ROUNDS = int(os.environ.get("BENCH_WORKSPACE_ROUNDS", "7"))
-
-
-@contextmanager
-def temporary_database() -> Iterator[None]:
-    """Point the default connection at a new, migrated database; drop it afterwards."""
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    saved_test_settings = dict(test_settings)
-    old_name = connection.settings_dict["NAME"]
-    if old_name == BENCH_DATABASE:
-        raise RuntimeError(f"The panel's own database is called {BENCH_DATABASE}; not touching it.")
-    test_settings["NAME"] = BENCH_DATABASE
-    try:
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        yield
-    finally:
-        try:
-            # create_test_db switches NAME once the database exists; before that there is
-            # nothing to drop, and destroy_test_db would drop NAME -- the panel's database.
-            if connection.settings_dict["NAME"] == BENCH_DATABASE:
-                connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-        finally:
-            test_settings.clear()
-            test_settings.update(saved_test_settings)
 
 
 def database_now() -> datetime:
@@ -151,7 +129,7 @@ def run() -> dict[str, dict]:
 
     if ROUNDS < 1:
         raise ValueError("BENCH_WORKSPACE_ROUNDS must be at least 1")
-    with temporary_database():
+    with temporary_database(BENCH_DATABASE):
         call_command("migrate_template", verbosity=0)
         owner = User.objects.create_user("bench-owner@example.com", None, name="Bench Owner")
         setup_started = time.perf_counter()

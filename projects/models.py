@@ -125,13 +125,16 @@ class OwnedBySecretHolder(models.Model):
 
     def associated_data(self, purpose: str) -> bytes:
         """What this row's ciphertext is bound to: schema, owner, key name (DESIGN.md §7)."""
-        from django.db import connection
-
         from projects.crypto import associated_data
 
-        return associated_data(
-            connection.schema_name, f"{purpose}:{self.owner_type}", self.owner_id, self.key
-        )
+        return associated_data(*owner_context(purpose, self.owner_type, self.owner_id), self.key)
+
+
+def owner_context(purpose: str, owner_type: str, owner_id: int) -> tuple[str, str, int]:
+    """The owner part of a secret's associated data: schema, purpose and owner type, id."""
+    from django.db import connection
+
+    return connection.schema_name, f"{purpose}:{owner_type}", owner_id
 
 
 def owner_filter(owner: Service | Environment) -> dict[str, object]:
@@ -178,6 +181,19 @@ class Variable(OwnedBySecretHolder):
         from projects.crypto import keyring
 
         return keyring().decrypt(self.ciphertext, self.associated_data(self.PURPOSE)).decode()
+
+    @classmethod
+    def decrypt_all(cls, owner: Service | Environment,
+                    rows: list[tuple[str, bytes]] | None = None) -> dict[str, str]:
+        """{key: value} of every variable of `owner` (or of the given (key, ciphertext) rows
+        of that owner), decrypted in one pass."""
+        from projects.crypto import associated_data_prefix, decrypt_named
+
+        if rows is None:
+            rows = list(cls.objects.filter(**owner_filter(owner)).values_list("key", "ciphertext"))
+        owner_type = "service" if isinstance(owner, Service) else "environment"
+        prefix = associated_data_prefix(*owner_context(cls.PURPOSE, owner_type, owner.pk))
+        return decrypt_named(prefix, rows)
 
 
 class StagedChange(OwnedBySecretHolder):

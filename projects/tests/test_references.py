@@ -107,14 +107,17 @@ def test_reference_problems_lists_every_broken_variable(environment):
 def test_resolver_only_decrypts_what_a_resolution_reaches(environment, monkeypatch):
     service(environment, "unrelated", SECRET="x")
     api = service(environment, "api", A="1")
+    from projects import crypto
+
     decrypted = []
-    original = Variable.decrypt
+    original = crypto.decrypt_named
 
-    def spy(self):
-        decrypted.append(self.key)
-        return original(self)
+    def spy(prefix, rows):
+        rows = list(rows)
+        decrypted.extend(name for name, _ in rows)
+        return original(prefix, rows)
 
-    monkeypatch.setattr(Variable, "decrypt", spy)
+    monkeypatch.setattr(crypto, "decrypt_named", spy)
     Resolver(environment).resolve(api.name)
     assert decrypted == ["A"]
 
