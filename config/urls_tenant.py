@@ -1,16 +1,41 @@
 """URLs of a workspace's subdomain (<slug>.PAAS_DOMAIN)."""
 
 from django.contrib.auth.views import LogoutView
-from django.urls import path
+from django.urls import path, register_converter
 
 from projects import views as project_views
+from projects import views_services as service_views
+from projects import views_variables as variable_views
 from projects.admin import workspace_admin
+
+# <owner_kind:kind>: "services" or "environments" (a service's variables, or shared ones).
+register_converter(variable_views.OwnerKindConverter, "owner_kind")
+VARIABLES = "<owner_kind:kind>/<int:owner_id>/variables/"
 
 urlpatterns = [
     path("", project_views.workspace_home, name="workspace_home"),
     path("projects/new/", project_views.project_create, name="project_create"),
     path("projects/<int:project_id>/", project_views.project_detail, name="project_detail"),
     path("projects/<int:project_id>/delete/", project_views.project_delete, name="project_delete"),
+    path("environments/<int:environment_id>/services/new/", service_views.service_create,
+         name="service_create"),
+    path("services/<int:service_id>/", service_views.service_detail, name="service_detail"),
+    path("environments/<int:environment_id>/variables/", variable_views.shared_variables,
+         name="shared_variables"),
+    path(f"{VARIABLES}editor/", variable_views.variables_editor, name="variables_editor"),
+    path(f"{VARIABLES}add/", variable_views.variable_add, name="variable_add"),
+    path(f"{VARIABLES}raw/", variable_views.variables_raw, name="variables_raw"),
+    path(f"{VARIABLES}apply/", variable_views.variables_apply, name="variables_apply"),
+    path(f"{VARIABLES}discard/", variable_views.variables_discard, name="variables_discard"),
+    path(f"{VARIABLES}<int:variable_id>/", variable_views.variable_row, name="variable_row"),
+    path(f"{VARIABLES}<int:variable_id>/reveal/", variable_views.variable_reveal,
+         name="variable_reveal"),
+    path(f"{VARIABLES}<int:variable_id>/edit/", variable_views.variable_edit,
+         name="variable_edit"),
+    path(f"{VARIABLES}<int:variable_id>/delete/", variable_views.variable_delete,
+         name="variable_delete"),
+    path(f"{VARIABLES}staged/<int:change_id>/undo/", variable_views.staged_undo,
+         name="staged_undo"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", workspace_admin.urls),
 ]

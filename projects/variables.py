@@ -142,6 +142,18 @@ def reveal(variable: Variable, user: User) -> str:
     return variable.decrypt()
 
 
+ALL_KEYS = "*"  # the key a reveal of every value at once is recorded under
+
+
+def reveal_all(owner: Owner, user: User) -> dict[str, str]:
+    """Every pending value of the owner (the raw editor), recorded as one reveal of all keys."""
+    VariableReveal.objects.create(
+        owner_type="service" if isinstance(owner, Service) else "environment",
+        owner_id=owner.pk, key=ALL_KEYS, user_id=user.pk, user_email=user.email,
+    )
+    return pending_values(owner)
+
+
 def _snapshot_data(deployment: Deployment) -> bytes:
     return associated_data(connection.schema_name, "deployment", deployment.pk, "variables")
 
