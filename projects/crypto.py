@@ -45,6 +45,7 @@ class Keyring:
         self._ciphers_by_prefix = {
             key_id.encode() + SEPARATOR: cipher for key_id, cipher in self._ciphers.items()
         }
+        self._primary_prefix = self.primary_id.encode() + SEPARATOR
 
     @classmethod
     def parse(cls, setting: str) -> Keyring:
@@ -102,7 +103,7 @@ class Keyring:
         """{name: plaintext} for (name, token) rows whose associated data is `prefix` followed
         by the name's field: `decrypt` unrolled, for loading an owner's values at once."""
         ciphers = self._ciphers_by_prefix
-        primary = self.primary_id.encode() + SEPARATOR
+        primary = self._primary_prefix
         primary_cipher, primary_end = ciphers[primary], len(primary)
         values = {}
         for name, token in rows:

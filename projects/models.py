@@ -187,13 +187,19 @@ class Variable(OwnedBySecretHolder):
                     rows: list[tuple[str, bytes]] | None = None) -> dict[str, str]:
         """{key: value} of every variable of `owner` (or of the given (key, ciphertext) rows
         of that owner), decrypted in one pass."""
-        from projects.crypto import associated_data_prefix, decrypt_named
+        from projects.crypto import decrypt_named
 
         if rows is None:
             rows = list(cls.objects.filter(**owner_filter(owner)).values_list("key", "ciphertext"))
+        return decrypt_named(cls.associated_data_prefix(owner), rows)
+
+    @classmethod
+    def associated_data_prefix(cls, owner: Service | Environment) -> bytes:
+        """The part of the associated data all of `owner`'s variables share."""
+        from projects.crypto import associated_data_prefix
+
         owner_type = "service" if isinstance(owner, Service) else "environment"
-        prefix = associated_data_prefix(*owner_context(cls.PURPOSE, owner_type, owner.pk))
-        return decrypt_named(prefix, rows)
+        return associated_data_prefix(*owner_context(cls.PURPOSE, owner_type, owner.pk))
 
 
 class StagedChange(OwnedBySecretHolder):

@@ -105,21 +105,24 @@ def test_reference_problems_lists_every_broken_variable(environment):
 
 
 def test_resolver_only_decrypts_what_a_resolution_reaches(environment, monkeypatch):
+    from projects.crypto import Keyring
+
     service(environment, "unrelated", SECRET="x")
-    api = service(environment, "api", A="1")
-    from projects import crypto
+    set_variable(environment, "USED", "u")
+    set_variable(environment, "UNUSED", "not decrypted")
+    api = service(environment, "api", A="1", B="${{ shared.USED }}")
 
     decrypted = []
-    original = crypto.decrypt_named
+    original = Keyring.decrypt_many
 
-    def spy(prefix, rows):
+    def spy(self, prefix, rows):
         rows = list(rows)
         decrypted.extend(name for name, _ in rows)
-        return original(prefix, rows)
+        return original(self, prefix, rows)
 
-    monkeypatch.setattr(crypto, "decrypt_named", spy)
-    Resolver(environment).resolve(api.name)
-    assert decrypted == ["A"]
+    monkeypatch.setattr(Keyring, "decrypt_many", spy)
+    assert Resolver(environment).resolve(api.name)["B"] == "u"
+    assert sorted(decrypted) == ["A", "B", "USED"]
 
 
 def test_a_deployment_snapshots_its_resolved_variables(environment):
