@@ -116,7 +116,7 @@ def raw_material(service: object) -> list[tuple[object, bytes, bytes, bytes]]:
     for variable in Variable.objects.filter(service=service):
         key_id, nonce, sealed = split(variable.ciphertext)
         cipher = ring._ciphers[key_id]  # noqa: SLF001 - the same AESGCM the keyring uses
-        material.append((cipher, nonce, sealed, variable.associated_data(Variable.PURPOSE)))
+        material.append((cipher, nonce, sealed, variable.associated_data()))
     return material
 
 

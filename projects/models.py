@@ -99,14 +99,56 @@ class Service(models.Model):
         return self.name
 
 
-class OwnedBySecretHolder(models.Model):
-    """A row that belongs to a service, or (shared) to an environment: exactly one of them."""
+def owned_constraints(one_owner: str, service_key: str, shared_key: str) -> list:
+    """Constraints of a row owned by a service or an environment: exactly one owner, and each
+    key once per owner."""
+    return [
+        models.CheckConstraint(
+            condition=models.Q(service__isnull=False, environment__isnull=True)
+            | models.Q(service__isnull=True, environment__isnull=False),
+            name=one_owner,
+        ),
+        models.UniqueConstraint(
+            fields=["service", "key"], condition=models.Q(service__isnull=False),
+            name=service_key,
+        ),
+        models.UniqueConstraint(
+            fields=["environment", "key"], condition=models.Q(environment__isnull=False),
+            name=shared_key,
+        ),
+    ]
+
+
+def owner_type_of(owner: Service | Environment) -> str:
+    return "service" if isinstance(owner, Service) else "environment"
+
+
+def owner_context(purpose: str, owner_type: str, owner_id: int) -> tuple[str, str, int]:
+    """The owner part of a secret's associated data: schema, purpose and owner type, id."""
+    from django.db import connection
+
+    return connection.schema_name, f"{purpose}:{owner_type}", owner_id
+
+
+def owner_filter(owner: Service | Environment) -> dict[str, object]:
+    """Lookup for the rows of `owner`: `Variable.objects.filter(**owner_filter(service))`."""
+    return {"service": owner} if isinstance(owner, Service) else {"environment": owner}
+
+
+class OwnedSecret(models.Model):
+    """A secret value that belongs to a service, or (shared) to an environment, under a key.
+
+    The ciphertext is bound to the schema, the PURPOSE, the owner and the key (DESIGN.md §7):
+    moved to another row it does not decrypt."""
+
+    PURPOSE = ""
 
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE,
                                 related_name="%(class)ss")
     environment = models.ForeignKey(Environment, null=True, blank=True, on_delete=models.CASCADE,
                                     related_name="shared_%(class)ss")
     key = models.CharField(max_length=255)
+    ciphertext: bytes | None  # each subclass declares the field
 
     class Meta:
         abstract = True
@@ -123,26 +165,32 @@ class OwnedBySecretHolder(models.Model):
     def owner_id(self) -> int:
         return self.service_id or self.environment_id
 
-    def associated_data(self, purpose: str) -> bytes:
-        """What this row's ciphertext is bound to: schema, owner, key name (DESIGN.md §7)."""
+    def associated_data(self) -> bytes:
         from projects.crypto import associated_data
 
-        return associated_data(*owner_context(purpose, self.owner_type, self.owner_id), self.key)
+        context = owner_context(self.PURPOSE, self.owner_type, self.owner_id)
+        return associated_data(*context, self.key)
+
+    def set_value(self, value: str) -> None:
+        from projects.crypto import keyring
+
+        self.ciphertext = keyring().encrypt(value.encode(), self.associated_data())
+
+    def decrypt(self) -> str:
+        """The plaintext. Callers check the role first (tenants.roles: READ_SECRETS or deploy)."""
+        from projects.crypto import keyring
+
+        return keyring().decrypt(self.ciphertext, self.associated_data()).decode()
+
+    @classmethod
+    def associated_data_prefix(cls, owner: Service | Environment) -> bytes:
+        """The part of the associated data all of `owner`'s values share."""
+        from projects.crypto import associated_data_prefix
+
+        return associated_data_prefix(*owner_context(cls.PURPOSE, owner_type_of(owner), owner.pk))
 
 
-def owner_context(purpose: str, owner_type: str, owner_id: int) -> tuple[str, str, int]:
-    """The owner part of a secret's associated data: schema, purpose and owner type, id."""
-    from django.db import connection
-
-    return connection.schema_name, f"{purpose}:{owner_type}", owner_id
-
-
-def owner_filter(owner: Service | Environment) -> dict[str, object]:
-    """Lookup for the rows of `owner`: `Variable.objects.filter(**owner_filter(service))`."""
-    return {"service": owner} if isinstance(owner, Service) else {"environment": owner}
-
-
-class Variable(OwnedBySecretHolder):
+class Variable(OwnedSecret):
     """A service's variable, or a shared one of an environment; the value is encrypted."""
 
     PURPOSE = "variable"
@@ -152,35 +200,12 @@ class Variable(OwnedBySecretHolder):
 
     class Meta:
         ordering = ["key"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(service__isnull=False, environment__isnull=True)
-                | models.Q(service__isnull=True, environment__isnull=False),
-                name="variable_has_one_owner",
-            ),
-            models.UniqueConstraint(
-                fields=["service", "key"], condition=models.Q(service__isnull=False),
-                name="service_variable_key_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["environment", "key"], condition=models.Q(environment__isnull=False),
-                name="shared_variable_key_unique",
-            ),
-        ]
+        constraints = owned_constraints(
+            "variable_has_one_owner", "service_variable_key_unique", "shared_variable_key_unique"
+        )
 
     def __str__(self) -> str:
         return self.key
-
-    def set_value(self, value: str) -> None:
-        from projects.crypto import keyring
-
-        self.ciphertext = keyring().encrypt(value.encode(), self.associated_data(self.PURPOSE))
-
-    def decrypt(self) -> str:
-        """The plaintext. Callers check the role first (tenants.roles: READ_SECRETS or deploy)."""
-        from projects.crypto import keyring
-
-        return keyring().decrypt(self.ciphertext, self.associated_data(self.PURPOSE)).decode()
 
     @classmethod
     def decrypt_all(cls, owner: Service | Environment,
@@ -193,16 +218,8 @@ class Variable(OwnedBySecretHolder):
             rows = list(cls.objects.filter(**owner_filter(owner)).values_list("key", "ciphertext"))
         return decrypt_named(cls.associated_data_prefix(owner), rows)
 
-    @classmethod
-    def associated_data_prefix(cls, owner: Service | Environment) -> bytes:
-        """The part of the associated data all of `owner`'s variables share."""
-        from projects.crypto import associated_data_prefix
 
-        owner_type = "service" if isinstance(owner, Service) else "environment"
-        return associated_data_prefix(*owner_context(cls.PURPOSE, owner_type, owner.pk))
-
-
-class StagedChange(OwnedBySecretHolder):
+class StagedChange(OwnedSecret):
     """A variable change waiting for "Apply": set (with the new value, encrypted) or delete."""
 
     PURPOSE = "staged"
@@ -216,34 +233,12 @@ class StagedChange(OwnedBySecretHolder):
 
     class Meta:
         ordering = ["key"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(service__isnull=False, environment__isnull=True)
-                | models.Q(service__isnull=True, environment__isnull=False),
-                name="staged_change_has_one_owner",
-            ),
-            models.UniqueConstraint(
-                fields=["service", "key"], condition=models.Q(service__isnull=False),
-                name="staged_service_key_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["environment", "key"], condition=models.Q(environment__isnull=False),
-                name="staged_shared_key_unique",
-            ),
-        ]
+        constraints = owned_constraints(
+            "staged_change_has_one_owner", "staged_service_key_unique", "staged_shared_key_unique"
+        )
 
     def __str__(self) -> str:
         return f"{self.action} {self.key}"
-
-    def set_value(self, value: str) -> None:
-        from projects.crypto import keyring
-
-        self.ciphertext = keyring().encrypt(value.encode(), self.associated_data(self.PURPOSE))
-
-    def decrypt(self) -> str:
-        from projects.crypto import keyring
-
-        return keyring().decrypt(self.ciphertext, self.associated_data(self.PURPOSE)).decode()
 
 
 class VariableReveal(models.Model):

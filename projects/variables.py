@@ -154,13 +154,14 @@ def reveal_all(owner: Owner, user: User) -> dict[str, str]:
     return pending_values(owner)
 
 
-def _snapshot_data(deployment: Deployment) -> bytes:
+def snapshot_associated_data(deployment: Deployment) -> bytes:
     return associated_data(connection.schema_name, "deployment", deployment.pk, "variables")
 
 
 def store_snapshot(deployment: Deployment, values: dict[str, str]) -> None:
     plaintext = json.dumps(values, sort_keys=True).encode()
-    deployment.variables_snapshot = keyring().encrypt(plaintext, _snapshot_data(deployment))
+    data = snapshot_associated_data(deployment)
+    deployment.variables_snapshot = keyring().encrypt(plaintext, data)
     deployment.save(update_fields=["variables_snapshot"])
 
 
@@ -168,7 +169,8 @@ def read_snapshot(deployment: Deployment) -> dict[str, str]:
     """The variables the deployment ran with (for the deploy process and rollbacks only)."""
     if not deployment.variables_snapshot:
         return {}
-    plaintext = keyring().decrypt(deployment.variables_snapshot, _snapshot_data(deployment))
+    data = snapshot_associated_data(deployment)
+    plaintext = keyring().decrypt(deployment.variables_snapshot, data)
     return json.loads(plaintext)
 
 

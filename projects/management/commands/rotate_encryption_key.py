@@ -58,18 +58,19 @@ class Kind:
 def kinds() -> list[Kind]:
     from deployments.models import Deployment
     from projects.models import StagedChange, Variable
-    from projects.variables import _snapshot_data
+    from projects.variables import snapshot_associated_data
 
     def owned(row: Variable | StagedChange) -> str:
         return f"{row.owner_type} {row.owner_id}, {row.key}"
 
     return [
         Kind("variables", Variable, "ciphertext", ("service_id", "environment_id", "key"),
-             lambda row: row.associated_data(Variable.PURPOSE), owned),
+             lambda row: row.associated_data(), owned),
         Kind("staged changes", StagedChange, "ciphertext", ("service_id", "environment_id", "key"),
-             lambda row: row.associated_data(StagedChange.PURPOSE), owned),
+             lambda row: row.associated_data(), owned),
         Kind("deployment snapshots", Deployment, "variables_snapshot", ("service_id", "number"),
-             _snapshot_data, lambda row: f"service {row.service_id}, deployment #{row.number}"),
+             snapshot_associated_data,
+             lambda row: f"service {row.service_id}, deployment #{row.number}"),
     ]
 
 
