@@ -1,0 +1,90 @@
+"""Checks of a service's source, shared by the forms, the API and the deploy engine (which
+checks again before it uses a value: the database may hold what an older version accepted)."""
+
+import os
+import re
+import subprocess
+import tempfile
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from projects.references import SHARED
+
+RESERVED_SERVICE_NAMES = frozenset({SHARED})
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]|\s")
+_BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\s")
+
+
+def validate_repository_url(url: str) -> None:
+    """Raise ValidationError unless `url` is a repository the deploy engine may fetch.
+
+    https:// only; file:// URLs and absolute local paths only when PAAS_ALLOW_LOCAL_REPOS is on.
+    Nothing git could read as an option (a leading "-") or as a transport helper ("ext::").
+    """
+    if url.startswith("-"):
+        raise ValidationError("A repository URL cannot start with “-”.")
+    if _CONTROL_OR_SPACE.search(url):
+        raise ValidationError("A repository URL cannot contain spaces or control characters.")
+    local = settings.PAAS_ALLOW_LOCAL_REPOS
+    if url.startswith("/"):
+        if not local:
+            raise ValidationError("Local paths are not allowed on this host; use an https:// URL.")
+        return
+    parts = urlsplit(url)
+    if parts.scheme == "file" and url.startswith("file:///"):
+        if not local:
+            raise ValidationError(
+                "file:// repositories are not allowed on this host; use an https:// URL."
+            )
+        return
+    if parts.scheme != "https" or not url.startswith("https://") or not parts.hostname:
+        allowed = "an https:// URL" + (", a file:// URL or an absolute path" if local else "")
+        raise ValidationError(f"Use {allowed}, e.g. https://github.com/you/app.")
+    if "@" in parts.netloc:
+        raise ValidationError(
+            "Leave credentials out of the URL; the panel passes them to git separately."
+        )
+    try:
+        _ = parts.port  # ValueError for a port that is not a number
+    except ValueError:
+        raise ValidationError("The URL's port is not a number.") from None
+
+
+def validate_branch(branch: str) -> None:
+    """Raise ValidationError unless `branch` is a valid branch name, as for
+    `git check-ref-format --branch`, which is asked as well when git is installed."""
+    problem = None
+    if branch.startswith("-"):
+        problem = "cannot start with “-”"
+    elif _BRANCH_FORBIDDEN.search(branch):
+        problem = "cannot contain spaces, control characters or any of ~ ^ : ? * [ \\"
+    elif ".." in branch:
+        problem = "cannot contain “..”"
+    elif "@{" in branch or branch in {"@", "HEAD"}:
+        problem = "cannot be “@” or “HEAD”, nor contain “@{”"
+    elif branch.startswith("/") or branch.endswith("/") or "//" in branch:
+        problem = "cannot start or end with “/” or contain “//”"
+    elif branch.endswith("."):
+        problem = "cannot end with “.”"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/")):
+        problem = "cannot have a part that starts with “.” or ends with “.lock”"
+    elif not _git_accepts_branch(branch):
+        problem = "is not one git accepts"
+    if problem:
+        raise ValidationError(f"A branch name {problem}.")
+
+
+def _git_accepts_branch(branch: str) -> bool:
+    """What `git check-ref-format --branch` says (argv list, no shell); True without git."""
+    try:
+        result = subprocess.run(
+            ["git", "check-ref-format", "--branch", branch],
+            cwd=tempfile.gettempdir(), capture_output=True, timeout=5, check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
+                 "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return result.returncode == 0
