@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from deployments.models import Deployment, Status
 from projects.crypto import associated_data, keyring
@@ -36,10 +37,12 @@ class Change:
     kind: str  # "added", "changed" or "removed"
 
 
+@sensitive_variables()
 def current_values(owner: Owner) -> dict[str, str]:
     return {v.key: v.decrypt() for v in Variable.objects.filter(**owner_filter(owner))}
 
 
+@sensitive_variables()
 def pending_values(owner: Owner) -> dict[str, str]:
     """The owner's variables as they will be once the staged changes are applied."""
     values = current_values(owner)
@@ -51,6 +54,7 @@ def pending_values(owner: Owner) -> dict[str, str]:
     return values
 
 
+@sensitive_variables()
 def _stage(owner: Owner, key: str, value: str | None, current: dict[str, str], by: str) -> None:
     rows = StagedChange.objects.filter(**owner_filter(owner), key=key)
     unchanged = current.get(key) == value if value is not None else key not in current
@@ -68,6 +72,7 @@ def _stage(owner: Owner, key: str, value: str | None, current: dict[str, str], b
 
 
 @transaction.atomic
+@sensitive_variables()  # innermost: it guards the frame right below it
 def stage(owner: Owner, key: str, value: str | None, user: User) -> None:
     """Stage setting `key` to `value`, or deleting it (value None). A no-op un-stages."""
     validate_key(key)
@@ -77,6 +82,7 @@ def stage(owner: Owner, key: str, value: str | None, user: User) -> None:
 
 
 @transaction.atomic
+@sensitive_variables()  # innermost: it guards the frame right below it
 def stage_env_text(owner: Owner, text: str, user: User) -> None:
     """Stage whatever turns the variables into exactly those of the `.env` text.
 
@@ -107,6 +113,7 @@ def staged_diff(owner: Owner) -> list[Change]:
 
 
 @transaction.atomic
+@sensitive_variables()  # innermost: it guards the frame right below it
 def apply_staged(owner: Owner) -> int:
     """Apply every staged change of the owner at once; return how many were applied."""
     changes = list(StagedChange.objects.select_for_update().filter(**owner_filter(owner)))
@@ -133,6 +140,7 @@ def reference_problems(owner: Owner, *, staged: bool = False) -> list[str]:
     return Resolver(environment, pending).problems(scope)
 
 
+@sensitive_variables()
 def reveal(variable: Variable, user: User) -> str:
     """The plaintext, for a user whose role may read secrets; the reveal is recorded."""
     VariableReveal.objects.create(
@@ -145,6 +153,7 @@ def reveal(variable: Variable, user: User) -> str:
 ALL_KEYS = "*"  # the key a reveal of every value at once is recorded under
 
 
+@sensitive_variables()
 def reveal_all(owner: Owner, user: User) -> dict[str, str]:
     """Every pending value of the owner (the raw editor), recorded as one reveal of all keys."""
     VariableReveal.objects.create(
@@ -158,6 +167,7 @@ def snapshot_associated_data(deployment: Deployment) -> bytes:
     return associated_data(connection.schema_name, "deployment", deployment.pk, "variables")
 
 
+@sensitive_variables()
 def store_snapshot(deployment: Deployment, values: dict[str, str]) -> None:
     plaintext = json.dumps(values, sort_keys=True).encode()
     data = snapshot_associated_data(deployment)
@@ -165,6 +175,7 @@ def store_snapshot(deployment: Deployment, values: dict[str, str]) -> None:
     deployment.save(update_fields=["variables_snapshot"])
 
 
+@sensitive_variables()
 def read_snapshot(deployment: Deployment) -> dict[str, str]:
     """The variables the deployment ran with (for the deploy process and rollbacks only)."""
     if not deployment.variables_snapshot:
@@ -174,6 +185,7 @@ def read_snapshot(deployment: Deployment) -> dict[str, str]:
     return json.loads(plaintext)
 
 
+@sensitive_variables()
 def snapshot_variables(deployment: Deployment) -> bool:
     """Resolve the service's variables into the deployment's snapshot.
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects.dotenv import EnvParseError, render_env
@@ -219,6 +220,7 @@ def render_row(request: HttpRequest, owner: Owner, key: str, *,
 
 @require_POST
 @never_cache
+@sensitive_variables()
 def variable_reveal(request: HttpRequest, kind: str, owner_id: int,
                     variable_id: int) -> HttpResponse:
     """The row with its applied value shown; the reveal is recorded (who, when, which key)."""
@@ -235,6 +237,8 @@ def variable_reveal(request: HttpRequest, kind: str, owner_id: int,
 
 
 @require_POST
+@sensitive_post_parameters("value")
+@sensitive_variables()
 def variable_add(request: HttpRequest, kind: str, owner_id: int) -> HttpResponse:
     owner = get_owner(request, kind, owner_id, Action.EDIT_VARIABLES)
     form = VariableForm(request.POST, auto_id="new_%s")
@@ -253,6 +257,8 @@ def variable_add(request: HttpRequest, kind: str, owner_id: int) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("value")
+@sensitive_variables()
 def variable_edit(request: HttpRequest, kind: str, owner_id: int,
                   variable_id: int) -> HttpResponse:
     """A new value for a key. The form starts empty: editing does not show the old value."""
@@ -298,6 +304,8 @@ def staged_undo(request: HttpRequest, kind: str, owner_id: int, change_id: int) 
 
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_post_parameters("text")
+@sensitive_variables()
 def variables_raw(request: HttpRequest, kind: str, owner_id: int) -> HttpResponse:
     """The raw editor: every pending value as `.env` text. Opening it shows every value, so
     it is recorded as one reveal of all keys ("*"); submitting it stages the whole text."""

@@ -111,3 +111,27 @@ def test_reveal_is_recorded(api, people):
     assert (record.user_email, record.key, record.owner_type) == (
         "admin@a.example", "TOKEN", "service"
     )
+
+
+def test_error_reports_hide_plaintext_values(api, people, rf, monkeypatch):
+    """A crash while handling a value (in a log or on an error page) shows no plaintext."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(StagedChange, "save", crash)
+    try:
+        stage(api, "TOKEN", "s3cr3t-in-a-crash", people.owner)
+    except RuntimeError:
+        reporter = ExceptionReporter(rf.get("/"), *sys.exc_info())
+    else:
+        raise AssertionError("staging did not crash")
+    frames = [f for f in reporter.get_traceback_frames()
+              if f["filename"].endswith("projects/variables.py")]
+    assert {f["function"] for f in frames} >= {"stage", "_stage"}
+    for frame in frames:  # the panel's frames: what an error page or log would show of them
+        shown = " ".join(f"{name}={value}" for name, value in frame["vars"])
+        assert "s3cr3t-in-a-crash" not in shown, frame["function"]
