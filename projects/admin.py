@@ -9,7 +9,7 @@ from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
-from projects.models import Environment, Project, Service, Variable
+from projects.models import Environment, Project, Service, Variable, VariableReveal
 
 
 class WorkspaceAdminSite(AdminSite):
@@ -76,6 +76,24 @@ class VariableAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(VariableReveal, site=workspace_admin)
+class VariableRevealAdmin(admin.ModelAdmin):
+    """The audit trail of who looked at which secret, and when: read-only."""
+
+    list_display = ["revealed_at", "user_email", "owner_type", "owner_id", "key"]
+    list_filter = ["owner_type"]
+    search_fields = ["user_email", "key"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -23,7 +23,7 @@ from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
 from projects.admin import workspace_admin
-from projects.models import Project, Service, Variable
+from projects.models import Project, Service, Variable, VariableReveal
 from projects.services import create_project
 from tenants.models import PortAllocation, Route, User, Workspace
 
@@ -117,10 +117,14 @@ def seed_workspace(workspace: Workspace) -> dict[str, Model]:
                                          ciphertext=SECRET)
         delivery = WebhookDelivery.objects.create(delivery_id="d-1", event="push",
                                                   outcome="deployed")
+        reveal = VariableReveal.objects.create(owner_type="service", owner_id=service.pk,
+                                               key="DATABASE_PASSWORD", user_id=1,
+                                               user_email="owner@a.example")
     return {
         "projects.Project": project, "projects.Environment": environment,
         "projects.Service": service, "projects.Variable": variable,
         "deployments.Deployment": deployment, "deployments.WebhookDelivery": delivery,
+        "projects.VariableReveal": reveal,
         "shared_variable": shared,
     }
 
