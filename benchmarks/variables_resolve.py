@@ -7,7 +7,10 @@ values (tokens, URLs, numbers, flags, JSON), about 6 % referencing `${{ shared.X
 referencing `${{ db.Y }}` (some of them the platform's PAAS_PRIVATE_URL / PAAS_PUBLIC_DOMAIN),
 a few several references in one value.
 
-Then BENCH_RESOLVE_ROUNDS (31) rounds, the order rotated every round, each timing:
+Then BENCH_RESOLVE_ROUNDS (31) rounds of resolve against raw, the order swapped every round,
+and as many of "with fetch" against raw (a series of its own, so that its database work does
+not cool the caches of the other two); each timed with the garbage collector paused, as timeit
+does:
 
 - resolve: what a deployment does with the service's stored ciphertexts once they are read:
   decrypt them through the keyring (with their associated data) and resolve the references,
@@ -18,19 +21,21 @@ Then BENCH_RESOLVE_ROUNDS (31) rounds, the order rotated every round, each timin
 - with fetch (informational): `resolve_service(web)`, the same plus reading the rows and the
   services from PostgreSQL.
 
-Three untimed rounds of each go first. The figures are medians of the per-round values. The
+Three untimed rounds of each go first. The ratios are medians of the per-round ratios. The
 database is dropped at the end, whatever happens.
 """
 
 from __future__ import annotations
 
 import cProfile
+import gc
 import io
 import os
 import pstats
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 from django.core.management import call_command
 from django.db import connection
@@ -160,6 +165,31 @@ def time_resolve_with_fetch(service: object) -> float:
     return elapsed * 1000
 
 
+def alternate(measured: Callable[[], float], baseline: Callable[[], float]
+              ) -> tuple[list[float], list[float]]:
+    """ROUNDS timings of each, alternating which goes first, after WARMUP untimed rounds."""
+    for _ in range(WARMUP):
+        measured()
+        baseline()
+    timings: tuple[list[float], list[float]] = ([], [])
+    for round_number in range(ROUNDS):
+        pair = [(0, measured), (1, baseline)]
+        for side, measure in pair if round_number % 2 == 0 else reversed(pair):
+            timings[side].append(without_gc(measure))
+    return timings
+
+
+def without_gc(measure: Callable[[], float]) -> float:
+    """One timing with the garbage collector out of the way, as timeit does: a collection
+    set off by the previous side's garbage would otherwise land in whichever side runs next."""
+    gc.collect()
+    gc.disable()
+    try:
+        return measure()
+    finally:
+        gc.enable()
+
+
 def time_raw(material: list[tuple[object, bytes, bytes, bytes]]) -> float:
     started = time.perf_counter()
     plaintexts = [cipher.decrypt(nonce, sealed, aad) for cipher, nonce, sealed, aad in material]
@@ -211,27 +241,18 @@ def run() -> dict[str, dict]:
             material = raw_material(web)
             check(web, material)
             services, rows = stored_rows(web)
-            sides = {
-                "resolve": lambda: time_resolve(web, services, rows),
-                "raw": lambda: time_raw(material),
-                "fetch": lambda: time_resolve_with_fetch(web),
-            }
-            for _ in range(WARMUP):
-                for measure in sides.values():
-                    measure()
-            timings: dict[str, list[float]] = {name: [] for name in sides}
-            order = list(sides)
-            for round_number in range(ROUNDS):
-                for name in order[round_number % 3:] + order[:round_number % 3]:
-                    timings[name].append(sides[name]())
-            resolve_ms, raw_ms = timings["resolve"], timings["raw"]
+            resolve_ms, raw_ms = alternate(lambda: time_resolve(web, services, rows),
+                                           lambda: time_raw(material))
             ratio = statistics.median(a / b for a, b in zip(resolve_ms, raw_ms, strict=True))
+            fetch_ms, fetch_raw_ms = alternate(lambda: time_resolve_with_fetch(web),
+                                               lambda: time_raw(material))
             fetch_ratio = statistics.median(
-                a / b for a, b in zip(timings["fetch"], raw_ms, strict=True)
+                a / b for a, b in zip(fetch_ms, fetch_raw_ms, strict=True)
             )
-            print(f"  resolve {statistics.median(resolve_ms):.2f} ms, with fetch "
-                  f"{statistics.median(timings['fetch']):.2f} ms, raw decrypt "
-                  f"{statistics.median(raw_ms):.2f} ms (medians of {ROUNDS} rounds)", flush=True)
+            print(f"  resolve {statistics.median(resolve_ms):.2f} ms, raw decrypt "
+                  f"{statistics.median(raw_ms):.2f} ms; with fetch "
+                  f"{statistics.median(fetch_ms):.2f} ms (medians of {ROUNDS} rounds)",
+                  flush=True)
             if ratio > GOAL or os.environ.get("BENCH_PROFILE"):
                 print(f"  ratio {ratio:.1f} > {GOAL}: where resolve_service spends its time "
                       "(5 calls)", flush=True)
