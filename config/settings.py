@@ -60,6 +60,12 @@ SECRET_KEY = required_in_production(
 PAAS_ENCRYPTION_KEYS = required_in_production(
     "PAAS_ENCRYPTION_KEYS", lambda: localenv.generated_secret(PAAS_DATA_DIR, "encryption_key", 32)
 )
+try:  # a malformed keyring stops start-up, naming the variable (never the key)
+    from projects.crypto import Keyring, KeyringError
+
+    Keyring.parse(PAAS_ENCRYPTION_KEYS)
+except KeyringError as error:
+    raise ImproperlyConfigured(str(error)) from None
 DATABASE_URL = required_in_production(
     "DATABASE_URL", lambda: localenv.embedded_database_url(PAAS_DATA_DIR)
 )

@@ -88,3 +88,11 @@ def test_a_blank_required_variable_counts_as_missing(name):
     result = run(MANAGE_CHECK, production_env(**{name: "  "}))
     assert result.returncode != 0, result.stdout + result.stderr
     assert f"{name} is not set" in result.stderr, result.stderr
+
+
+def test_a_malformed_encryption_key_stops_start_up_without_showing_it():
+    bad_key = "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(16)).decode()  # 128-bit
+    result = run(MANAGE_CHECK, production_env(PAAS_ENCRYPTION_KEYS=bad_key))
+    assert result.returncode != 0
+    assert "PAAS_ENCRYPTION_KEYS key 'k1' has 16 bytes; AES-256 needs 32." in result.stderr
+    assert bad_key.split(":", 1)[1] not in result.stdout + result.stderr
