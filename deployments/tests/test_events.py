@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -171,3 +172,48 @@ def test_websocket_is_refused_to_outsiders_anonymous_visitors_and_unknown_hosts(
     assert asyncio.run(outcome("nope.panel.localhost", people.member)) == CLOSE_NOT_FOUND
     assert asyncio.run(outcome("panel.localhost", people.member)) == CLOSE_NOT_FOUND
     assert asyncio.run(outcome("evil.example.com", people.member)) == 403  # origin refused
+
+
+@pytest.mark.browser
+def test_an_open_page_updates_its_project_list_live_in_a_browser(committed_db, worker,
+                                                                  panel_server):
+    """htmx's ws extension applies the pushed fragment: no reload, the project disappears."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tenants.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, in_thread
+
+    people = committed_db
+    with tenant_context(people.workspace_a):
+        keep = Project.objects.create(name="Stays listed")
+        doomed = Project.objects.create(name="Goes away live")
+    port = urlsplit(panel_server).port
+    cookie = session_cookie(people.member)
+
+    def journey():
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                 headless=True)
+            try:
+                context = browser.new_context()
+                context.add_cookies([{"name": "sessionid", "value": cookie,
+                                      "domain": ".panel.localhost", "path": "/"}])
+                page = context.new_page()
+                page.goto(f"http://{people.workspace_a.hostname}:{port}/")
+                listing = page.get_by_test_id("project-list")
+                expect(listing).to_contain_text("Goes away live")
+                page.wait_for_function("() => document.querySelector('[ws-connect]')"
+                                       " && htmx && true")
+                page.wait_for_timeout(500)  # the socket joins its group
+                # Playwright runs an event loop in this thread: the ORM goes to another one.
+                with ThreadPoolExecutor(1) as pool:
+                    pool.submit(_delete_in_workspace, people.workspace_a, doomed.pk).result()
+                expect(listing).not_to_contain_text("Goes away live", timeout=30_000)
+                expect(page.get_by_test_id("project-list")).to_contain_text("Stays listed")
+            finally:
+                browser.close()
+
+    try:
+        in_thread(journey)
+    finally:
+        with tenant_context(people.workspace_a):
+            Project.objects.filter(pk__in=[keep.pk, doomed.pk]).delete()
