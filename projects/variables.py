@@ -39,7 +39,7 @@ class Change:
 
 @sensitive_variables()
 def current_values(owner: Owner) -> dict[str, str]:
-    return {v.key: v.decrypt() for v in Variable.objects.filter(**owner_filter(owner))}
+    return Variable.decrypt_all(owner)
 
 
 @sensitive_variables()

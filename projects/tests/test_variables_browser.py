@@ -39,6 +39,14 @@ def browser_world(committed_db):
         project.delete()
 
 
+def log_in(page: object, panel_server: str, email: str, password: str) -> None:
+    page.goto(f"{panel_server}/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
 @pytest.mark.browser
 def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browser_world):
     from tenants.tests.test_browser import (
@@ -67,11 +75,7 @@ def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browse
                 expect.set_options(timeout=TIMEOUT_MS)
                 errors: list[str] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
-                page.goto(f"{panel_server}/login/")
-                page.fill("input[name=username]", people.owner.email)
-                page.fill("input[name=password]", password)
-                page.get_by_role("button", name="Log in").click()
-                page.wait_for_url(re.compile(r"/$"))
+                log_in(page, panel_server, people.owner.email, password)
 
                 # A service is added inline on the project page; errors stay in the form.
                 page.goto(project_url)
@@ -137,11 +141,7 @@ def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browse
 
                 # A member: keys, masked, and nothing to click.
                 member = browser.new_page(viewport={"width": 1280, "height": 900})
-                member.goto(f"{panel_server}/login/")
-                member.fill("input[name=username]", people.member.email)
-                member.fill("input[name=password]", password)
-                member.get_by_role("button", name="Log in").click()
-                member.wait_for_url(re.compile(r"/$"))
+                log_in(member, panel_server, people.member.email, password)
                 member.goto(service_url)
                 expect(member.get_by_test_id("variable-rows")).to_contain_text("SECRET_ONE")
                 assert member.get_by_role("button", name="Reveal").count() == 0
