@@ -271,6 +271,9 @@ def main(argv: list[str]) -> int:
             os.environ.setdefault("PAAS_QUEUE_NAMESPACE", f"paas-test-{os.getpid()}")
             # Each run its own database, so that runs side by side do not collide.
             os.environ.setdefault("PAAS_TEST_DATABASE", f"test_paas_{os.getpid()}")
+            # Releases, caches and a PM2 daemon of the run's own (a short path: PM2's
+            # sockets live there), removed by the tests' session teardown.
+            os.environ.setdefault("PAAS_APPS_DIR", f"/tmp/paas-test-{os.getpid()}")
             return subprocess.call([sys.executable, "-m", "pytest", *rest], cwd=BASE_DIR)
         return subprocess.call(rest, cwd=BASE_DIR)
     finally:

@@ -54,6 +54,35 @@ PAAS_DOMAIN = os.environ.get("PAAS_DOMAIN", "panel.localhost").strip().lower()
 PAAS_APPS_DOMAIN = os.environ.get("PAAS_APPS_DOMAIN", "apps.localhost").strip().lower()
 PAAS_ALLOW_LOCAL_REPOS = env_bool("PAAS_ALLOW_LOCAL_REPOS", DEBUG)
 
+# The deploy engine (DESIGN.md §5). Apps listen on ports from this range, one per web instance.
+PAAS_PORT_RANGE = tuple(int(p) for p in os.environ.get("PAAS_PORT_RANGE", "20000-29999").split("-"))
+PAAS_MAX_CONCURRENT_BUILDS = int(
+    os.environ.get("PAAS_MAX_CONCURRENT_BUILDS") or max(1, (os.cpu_count() or 2) // 2)
+)
+PAAS_RELEASES_KEPT = int(os.environ.get("PAAS_RELEASES_KEPT", "5"))
+# After a switch the old release keeps serving this long (requests in flight, routers that
+# have not read the new route yet), then it is stopped.
+PAAS_DRAIN_SECONDS = float(os.environ.get("PAAS_DRAIN_SECONDS", "10"))
+# An active deployment whose process restarts more than N times within M seconds crashed.
+PAAS_CRASH_RESTARTS = int(os.environ.get("PAAS_CRASH_RESTARTS", "3"))
+PAAS_CRASH_WINDOW_SECONDS = int(os.environ.get("PAAS_CRASH_WINDOW_SECONDS", "120"))
+# A building or deploying deployment whose worker has not beaten for this long is failed.
+PAAS_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("PAAS_HEARTBEAT_TIMEOUT_SECONDS", "60"))
+# Everything the engine puts on the host: releases/, cache/ (npm, pip per service), logs/,
+# pm2/ (PM2_HOME of the panel's own PM2 daemon). Nothing outside it is ever removed.
+PAAS_APPS_DIR = Path(os.environ.get("PAAS_APPS_DIR") or PAAS_DATA_DIR / "apps").resolve()
+PAAS_PM2_HOME = PAAS_APPS_DIR / "pm2"
+PAAS_PM2_BIN = os.environ.get("PAAS_PM2_BIN") or str(BASE_DIR / "node_modules" / ".bin" / "pm2")
+# The development router: http://<service>-<workspace>.PAAS_APPS_DOMAIN:PORT follows each
+# service's route until Traefik takes its place.
+PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
+# PATH of builds and apps: the host's, without the panel's own virtualenv and node_modules
+# (an app's `python3` is the host's, not the panel's).
+PAAS_APP_PATH = os.environ.get("PAAS_APP_PATH") or os.pathsep.join(
+    entry for entry in os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
+    if entry and not Path(entry).resolve().is_relative_to(BASE_DIR)
+)
+
 SECRET_KEY = required_in_production(
     "SECRET_KEY", lambda: localenv.generated_secret(PAAS_DATA_DIR, "secret_key", 50)
 )

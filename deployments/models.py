@@ -63,6 +63,20 @@ class Deployment(models.Model):
     port = models.PositiveIntegerField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="seconds spent in each phase")
     error_reason = models.TextField(blank=True)
+    # A rollback (or redeploy) names the deployment whose release or commit it reuses.
+    source_deployment = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    runtime = models.CharField(max_length=20, blank=True, help_text="what the build detected")
+    processes = models.JSONField(
+        default=dict, blank=True, help_text="process type → start command of the release"
+    )
+    cancel_requested = models.BooleanField(default=False)
+    # The worker that runs the deployment proves it is alive; the monitor fails deployments
+    # whose worker stopped beating (DESIGN.md §5: the row is the truth).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    build_pgid = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -113,10 +127,24 @@ class Stream(models.TextChoices):
     RUNTIME = "runtime", "Runtime"
 
 
+class Phase(models.TextChoices):
+    """The step of the pipeline a log line belongs to (DESIGN.md §5)."""
+
+    FETCH = "fetch", "Fetch"
+    BUILD = "build", "Build"
+    RELEASE = "release", "Release"
+    START = "start", "Start"
+    HEALTH = "health", "Health"
+    SWITCH = "switch", "Switch"
+    RUNTIME = "runtime", "Runtime"
+    MONITOR = "monitor", "Monitor"
+
+
 class LogLine(models.Model):
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="log_lines")
     sequence = models.PositiveBigIntegerField()
     stream = models.CharField(max_length=8, choices=Stream.choices)
+    phase = models.CharField(max_length=8, choices=Phase.choices, blank=True)
     timestamp = models.DateTimeField(default=timezone.now)
     text = models.TextField()
 
@@ -130,6 +158,25 @@ class LogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment} {self.sequence}: {self.text[:60]}"
+
+
+class ProcessSample(models.Model):
+    """One reading of a deployment's process from PM2 by the monitor (kept for charts)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="samples")
+    process_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20)
+    restarts = models.PositiveIntegerField(default=0)
+    cpu_percent = models.FloatField(default=0)
+    memory_bytes = models.PositiveBigIntegerField(default=0)
+    sampled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sampled_at"]
+        indexes = [models.Index(fields=["deployment", "sampled_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.process_name} {self.status} at {self.sampled_at:%H:%M:%S}"
 
 
 class WebhookDelivery(models.Model):

@@ -81,7 +81,17 @@ class Service(models.Model):
     restart_policy = models.CharField(
         max_length=12, choices=RestartPolicy.choices, default=RestartPolicy.ON_FAILURE
     )
-    max_restarts = models.PositiveSmallIntegerField(default=10)
+    max_restarts = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(1000)],
+        help_text="with “on failure”: restarts before the process is left stopped",
+    )
+    auto_rollback = models.BooleanField(
+        default=True, help_text="roll back to the last healthy release when a deployment crashes"
+    )
+    build_timeout = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="minutes a build may take before it is stopped",
+    )
     custom_domains = models.JSONField(default=list, blank=True)
     active_deployment = models.ForeignKey(
         "deployments.Deployment", null=True, blank=True, on_delete=models.SET_NULL,

@@ -182,7 +182,10 @@ class Route(models.Model):
     """Hostname → upstream, the table Traefik's configuration is generated from."""
 
     hostname = models.CharField(max_length=253, unique=True)
-    upstream = models.CharField(max_length=200, help_text="host:port the requests go to")
+    upstream = models.CharField(
+        max_length=1000, help_text="host:port the requests go to; several, comma-separated, "
+        "are balanced in turn"
+    )
     schema_name = models.CharField(max_length=63)
     service_id = models.BigIntegerField()
     deployment_id = models.BigIntegerField(null=True, blank=True)
