@@ -20,6 +20,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -273,7 +274,9 @@ def main(argv: list[str]) -> int:
             os.environ.setdefault("PAAS_TEST_DATABASE", f"test_paas_{os.getpid()}")
             # Releases, caches and a PM2 daemon of the run's own (a short path: PM2's
             # sockets live there), removed by the tests' session teardown.
-            os.environ.setdefault("PAAS_APPS_DIR", f"/tmp/paas-test-{os.getpid()}")
+            os.environ.setdefault(
+                "PAAS_APPS_DIR", str(Path(tempfile.gettempdir()) / f"paas-test-{os.getpid()}")
+            )
             return subprocess.call([sys.executable, "-m", "pytest", *rest], cwd=BASE_DIR)
         return subprocess.call(rest, cwd=BASE_DIR)
     finally:
