@@ -88,3 +88,50 @@ def _git_accepts_branch(branch: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return True
     return result.returncode == 0
+
+
+MAX_COMMAND_LENGTH = 2000
+MAX_HEALTHCHECK_PATH_LENGTH = 255
+# C0 controls (newlines, NUL, escape...), DEL, and what Unicode counts as a line break.
+_COMMAND_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_PATH_ALLOWED = re.compile(r"[\x21-\x7e]*")
+
+
+def validate_command(command: str) -> None:
+    """Raise ValidationError unless `command` is a build or start command the panel may store:
+    a single line with no control characters, at most MAX_COMMAND_LENGTH characters.
+
+    The command runs as the team's own code; several steps belong in a script in the
+    repository, not in a multi-line field a shell would read as several commands."""
+    if len(command) > MAX_COMMAND_LENGTH:
+        raise ValidationError(f"A command is at most {MAX_COMMAND_LENGTH} characters; put "
+                              "longer steps in a script in your repository.")
+    if any(char in command for char in "\r\n\x85\u2028\u2029"):
+        raise ValidationError("A command is a single line. For several steps, put them in a "
+                              "script in your repository (e.g. ./build.sh) and run that.")
+    if _COMMAND_FORBIDDEN.search(command):
+        raise ValidationError("A command cannot contain control characters (tabs, NUL, "
+                              "escape sequences).")
+
+
+def validate_healthcheck_path(path: str) -> None:
+    """Raise ValidationError unless `path` is a path on the app's own port, like `/health` or
+    `/ready?full=1`: it starts with "/", not "//" (a host), has no scheme, host, whitespace,
+    backslash or control character, and is at most MAX_HEALTHCHECK_PATH_LENGTH characters."""
+    if len(path) > MAX_HEALTHCHECK_PATH_LENGTH:
+        raise ValidationError(
+            f"A healthcheck path is at most {MAX_HEALTHCHECK_PATH_LENGTH} characters."
+        )
+    if not path.startswith("/"):
+        raise ValidationError("A healthcheck path starts with “/”, e.g. /health; the panel "
+                              "asks the app on its own port, never another host.")
+    if path.startswith("//"):
+        raise ValidationError("A healthcheck path cannot start with “//” (that names a host).")
+    if not _PATH_ALLOWED.fullmatch(path):
+        raise ValidationError("A healthcheck path cannot contain spaces, line breaks or control "
+                              "characters; percent-encode other characters.")
+    if "\\" in path:
+        raise ValidationError("A healthcheck path cannot contain “\\”.")
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        raise ValidationError("A healthcheck path is a path only, without scheme or host.")

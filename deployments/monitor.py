@@ -1,0 +1,189 @@
+"""The monitor (every 15 s, `monitor` queue): what PM2 runs, against what the database says.
+
+For every workspace it records a sample per process (status, restarts, CPU, memory), marks an
+active deployment `crashed` when its process restarts more than PAAS_CRASH_RESTARTS times
+within PAAS_CRASH_WINDOW_SECONDS or has stopped for good (and rolls back to the last healthy
+release when the service allows it), starts again the processes of active deployments that PM2
+lost (a daemon that died is resurrected first), fails deployments whose worker stopped beating,
+and removes processes of deployments that are over (what the drain of a switch left behind).
+Only processes of the panel's own PM2 whose names carry a workspace schema are touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Min, Q
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from deployments import pipeline, pm2
+from deployments.logstream import log_once
+from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
+from deployments.runner import kill_orphaned_build
+from tenants.models import Workspace
+
+logger = logging.getLogger(__name__)
+INTERVAL_MS = 15_000
+IN_PROGRESS = (Status.BUILDING, Status.DEPLOYING)
+GONE = ("errored", "stopped")
+
+
+def run() -> None:
+    """One pass over every workspace."""
+    processes = _process_list()
+    by_schema: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
+    for info in processes:
+        by_schema[info.name.split(".", 1)[0]].append(info)
+    public = get_public_schema_name()
+    workspaces = Workspace.objects.exclude(schema_name__in=[public, settings.TENANT_BASE_SCHEMA])
+    known = set()
+    for workspace in workspaces:
+        known.add(workspace.schema_name)
+        with tenant_context(workspace):
+            try:
+                check_workspace(by_schema.get(workspace.schema_name, []),
+                                suspended=workspace.suspended)
+            except Exception:
+                logger.exception("monitor: workspace %s", workspace.schema_name)
+    strays = [info.name for schema, infos in by_schema.items() if schema not in known
+              for info in infos if schema.startswith("ws_")]
+    if strays:  # their workspace is gone
+        pm2.delete(strays)
+
+
+def _process_list() -> list[pm2.ProcessInfo]:
+    """PM2's processes; a daemon that died is resurrected when something should be running."""
+    if pm2.daemon_running():
+        return pm2.jlist()
+    if not _anything_active():
+        return []
+    logger.warning("monitor: the PM2 daemon is not running; resurrecting it")
+    pm2.resurrect()
+    return pm2.jlist()
+
+
+def _anything_active() -> bool:
+    for workspace in Workspace.objects.exclude(
+        schema_name__in=[get_public_schema_name(), settings.TENANT_BASE_SCHEMA]
+    ):
+        with tenant_context(workspace):
+            if Deployment.objects.filter(status=Status.ACTIVE).exists():
+                return True
+    return False
+
+
+def check_workspace(processes: list[pm2.ProcessInfo], *, suspended: bool = False) -> None:
+    now = timezone.now()
+    _fail_abandoned(now)
+    by_deployment: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
+    for info in processes:
+        by_deployment[info.env_deployment_id or ""].append(info)
+    active = list(Deployment.objects.filter(status=Status.ACTIVE).select_related(
+        "service__environment__project"))
+    samples = []
+    for deployment in active:
+        infos = by_deployment.pop(str(deployment.pk), [])
+        if not infos and not suspended:
+            log_once(deployment, "Its processes were not running; starting them again.",
+                     phase=Phase.MONITOR)
+            pipeline.respawn(deployment)
+            continue
+        samples += [ProcessSample(
+            deployment=deployment, process_name=info.name, status=info.status,
+            restarts=info.restarts, cpu_percent=info.cpu_percent,
+            memory_bytes=info.memory_bytes, sampled_at=now,
+        ) for info in infos]
+        reason = crash_reason(deployment, infos, now)
+        if reason:
+            ProcessSample.objects.bulk_create(samples)
+            samples = []
+            handle_crash(deployment, reason)
+    ProcessSample.objects.bulk_create(samples)
+    _remove_leftovers(by_deployment, now)
+
+
+def crash_reason(deployment: Deployment, infos: list[pm2.ProcessInfo],
+                 now: datetime) -> str:
+    """Why the active deployment counts as crashed, or ""."""
+    window = timedelta(seconds=settings.PAAS_CRASH_WINDOW_SECONDS)
+    limit = settings.PAAS_CRASH_RESTARTS
+    for info in infos:
+        if info.status in GONE:
+            return f"{info.name} stopped ({info.status}) after {info.restarts} restarts"
+        # Restarts since the start of the window: a process that went live within the window
+        # started at 0; otherwise the oldest sample inside the window is the baseline.
+        if deployment.finished_at and deployment.finished_at >= now - window:
+            baseline = 0
+        else:
+            baseline = ProcessSample.objects.filter(
+                deployment=deployment, process_name=info.name, sampled_at__gte=now - window,
+            ).aggregate(low=Min("restarts"))["low"]
+            baseline = info.restarts if baseline is None else baseline
+        restarts = info.restarts - baseline
+        if restarts > limit:
+            return (f"{info.name} restarted {restarts} times within "
+                    f"{settings.PAAS_CRASH_WINDOW_SECONDS} s")
+    return ""
+
+
+def handle_crash(deployment: Deployment, reason: str) -> None:
+    """Mark the deployment crashed; roll back to the last healthy release when allowed."""
+    from deployments.services import DeployRefused, rollback, rollback_candidates
+
+    try:
+        deployment.transition(Status.CRASHED, reason=f"Crashed: {reason}.")
+    except IllegalTransition:
+        return
+    log_once(deployment, f"Crashed: {reason}.", phase=Phase.MONITOR)
+    pipeline.changed(deployment)
+    service = deployment.service
+    if not service.auto_rollback:
+        log_once(deployment, "Automatic rollback is off for this service.", phase=Phase.MONITOR)
+        return
+    target = rollback_candidates(service).filter(number__lt=deployment.number).first()
+    if target is None:
+        log_once(deployment, "No earlier healthy release to roll back to; deploy a fix.",
+                 phase=Phase.MONITOR)
+        return
+    try:
+        new = rollback(target, triggered_by="auto-rollback", reason=(
+            f"Automatic rollback: #{deployment.number} crashed ({reason})."))
+    except DeployRefused as error:
+        log_once(deployment, f"Automatic rollback not possible: {error}", phase=Phase.MONITOR)
+        return
+    log_once(deployment, f"Rolling back automatically to #{target.number} (as #{new.number}).",
+             phase=Phase.MONITOR)
+
+
+def _fail_abandoned(now: datetime) -> None:
+    """Building or deploying deployments whose worker stopped beating."""
+    timeout = settings.PAAS_HEARTBEAT_TIMEOUT_SECONDS
+    cutoff = now - timedelta(seconds=timeout)
+    abandoned = Deployment.objects.filter(status__in=IN_PROGRESS).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    ).select_related("service__environment__project")
+    for deployment in abandoned:
+        killed = kill_orphaned_build(deployment)
+        pipeline.fail_abandoned(deployment, (
+            f"The worker running this deployment stopped responding (no heartbeat for "
+            f"{timeout} s)" + ("; its build was stopped." if killed else ".")))
+
+
+def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
+                      now: datetime) -> None:
+    """Processes of deployments that are over, past their drain period (or unknown)."""
+    grace = timedelta(seconds=settings.PAAS_DRAIN_SECONDS + 60)
+    ids = [int(key) for key in by_deployment if key.isdigit()]
+    over = {str(pk) for pk, status, finished in Deployment.objects.filter(pk__in=ids)
+            .values_list("pk", "status", "finished_at")
+            if status not in (Status.ACTIVE, *IN_PROGRESS, Status.QUEUED)
+            and (finished is None or finished < now - grace)}
+    known = {str(pk) for pk in Deployment.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    names = [info.name for key, infos in by_deployment.items()
+             if key in over or key not in known for info in infos]
+    if names:
+        pm2.delete(names)

@@ -1,0 +1,46 @@
+"""The public routing table (tenants.models.Route): a service's domain → its serving ports.
+
+Traefik's configuration is generated from these rows in a later issue; until then the
+development router (deployments.router) reads them. Rows are written from the structured
+values here, never from strings a user typed.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from deployments.models import Deployment
+from projects.models import Service
+from projects.references import public_domain
+from tenants.models import Route
+
+
+class RouteTaken(Exception):
+    """The domain already routes to another service."""
+
+
+def upstream_of(ports: list[int]) -> str:
+    return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+
+def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
+    """Send the service's domain to the deployment's web ports (or drop the route when the
+    deployment serves no HTTP)."""
+    hostname = public_domain(service)
+    if not ports:
+        remove(service)
+        return
+    taken = Route.objects.filter(hostname=hostname).exclude(
+        schema_name=connection.schema_name, service_id=service.pk
+    )
+    if taken.exists():
+        raise RouteTaken(f"{hostname} already routes to another service; rename this one.")
+    Route.objects.update_or_create(
+        hostname=hostname,
+        defaults={"upstream": upstream_of(ports), "schema_name": connection.schema_name,
+                  "service_id": service.pk, "deployment_id": deployment.pk},
+    )
+
+
+def remove(service: Service) -> None:
+    Route.objects.filter(schema_name=connection.schema_name, service_id=service.pk).delete()

@@ -1,0 +1,187 @@
+"""What users of every peer complain about, checked end to end with a real worker and PM2:
+downtime during a switch, rollbacks that deploy the wrong thing or rebuild, crash loops shown
+as green, workers and daemons that die mid-way."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from conftest import BASE_DIR, free_port, process_env
+from deployments import monitor, pm2
+from deployments.models import Deployment, Phase, Status, Trigger
+from deployments.services import rollback, trigger_deployment
+from deployments.tests import sample_apps
+from deployments.tests.engine import (
+    get,
+    log_of,
+    make_service,
+    remove_everything,
+    running_worker,
+    settle,
+    wait_for,
+)
+from projects.models import Variable
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup):
+    with running_worker() as process:
+        yield process
+
+
+@pytest.fixture
+def ws(committed_db, worker):
+    workspace = committed_db.workspace_a
+    yield workspace
+    remove_everything(workspace)
+
+
+def deploy(workspace, service, **kwargs) -> Deployment:
+    with tenant_context(workspace):
+        return trigger_deployment(service, triggered_by="owner@a.example", **kwargs)
+
+
+def set_version(workspace, service, version: str) -> None:
+    with tenant_context(workspace):
+        variable = Variable.objects.filter(service=service, key="VERSION").first() or Variable(
+            service=service, key="VERSION")
+        variable.set_value(version)
+        variable.save()
+
+
+@pytest.fixture
+def router():
+    """The development router in front of the apps, as `make run` starts it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "deployments.router:application", "--host",
+         "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=BASE_DIR, env=process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    assert wait_for(lambda: _answers(port, host="nothing.apps.localhost", expect=404), 20)
+    yield port
+    process.terminate()
+    process.wait(10)
+
+
+def test_a_redeploy_under_continuous_polling_fails_no_request(ws, tmp_path, router):
+    repo = sample_apps.make_repo(tmp_path, "zero", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    first = settle(ws, deploy(ws, service))
+    host = f"web-{ws.slug}.apps.localhost"
+    assert get(router, host=host)[1]["deployment"] == str(first.pk)
+    set_version(ws, service, "v2")
+
+    results: list[object] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                status, body = get(router, host=host, timeout=5)
+                results.append(body.get("version") if status == 200 else status)
+            except OSError as error:
+                results.append(repr(error))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        second = settle(ws, deploy(ws, service))
+        assert second.status == Status.ACTIVE
+        # Past the drain: the old process is stopped while the poller goes on.
+        assert wait_for(lambda: not [i for i in pm2.jlist()
+                                     if i.env_deployment_id == str(first.pk)], 20)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        poller.join()
+    failures = [r for r in results if r not in ("v1", "v2")]
+    assert failures == [], f"{len(failures)} of {len(results)} requests failed: {failures[:5]}"
+    assert results[0] == "v1" and results[-1] == "v2"
+
+
+def test_rollback_reuses_the_release_and_variables_without_a_rebuild(ws, tmp_path):
+    repo = sample_apps.make_repo(tmp_path, "roll", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    first = settle(ws, deploy(ws, service))
+    set_version(ws, service, "v2")
+    sample_apps.commit(repo, {"CHANGELOG": "second\n"}, "Second commit")
+    second = settle(ws, deploy(ws, service))
+    assert get(second.port)[1]["version"] == "v2"
+
+    with tenant_context(ws):
+        back = rollback(Deployment.objects.get(pk=first.pk), triggered_by="owner@a.example")
+    back = settle(ws, back)
+
+    assert back.status == Status.ACTIVE and back.trigger == Trigger.ROLLBACK
+    assert back.release_dir == first.release_dir and back.commit_sha == first.commit_sha
+    status, body = get(back.port)
+    assert body["version"] == "v1", "the rollback ran with today's variables, not the release's"
+    phases = {phase for phase, _ in log_of(ws, back)}
+    assert Phase.FETCH not in phases and Phase.BUILD not in phases, "the rollback rebuilt"
+    with tenant_context(ws):
+        assert Deployment.objects.get(pk=second.pk).status == Status.SUPERSEDED
+
+
+def test_a_crash_looping_release_is_marked_crashed_and_rolled_back(ws, tmp_path):
+    repo = sample_apps.make_repo(tmp_path, "crashy", sample_apps.NODE_APP)
+    service = make_service(ws, repo, restart_policy="always")
+    good = settle(ws, deploy(ws, service))
+    sample_apps.commit(repo, sample_apps.CRASH_LOOP, "Crash three seconds after start")
+    set_version(ws, service, "v2")
+    bad = settle(ws, deploy(ws, service))
+    assert bad.status == Status.ACTIVE, "it passes its health check before it crashes"
+
+    def crashed() -> bool:
+        with override_settings(PAAS_CRASH_RESTARTS=2):
+            monitor.run()
+        with tenant_context(ws):
+            return Deployment.objects.get(pk=bad.pk).status == Status.CRASHED
+
+    assert wait_for(crashed, 60, interval=1)
+    with tenant_context(ws):
+        bad.refresh_from_db()
+        rollback_deployment = Deployment.objects.filter(
+            service=service, trigger=Trigger.ROLLBACK).get()
+    assert "restarted" in bad.error_reason
+    assert rollback_deployment.source_deployment_id == good.pk
+    rollback_deployment = settle(ws, rollback_deployment)
+    assert rollback_deployment.status == Status.ACTIVE
+    assert get(rollback_deployment.port)[1]["version"] == "v1"
+    assert any("Automatic rollback" in text for _, text in log_of(ws, rollback_deployment))
+    assert any("Rolling back automatically" in text for _, text in log_of(ws, bad))
+
+
+def test_the_monitor_resurrects_a_dead_pm2_daemon(ws, tmp_path):
+    repo = sample_apps.make_repo(tmp_path, "phoenix", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    deployment = settle(ws, deploy(ws, service))
+    assert get(deployment.port)[0] == 200
+
+    pm2.kill_daemon()
+    assert not pm2.daemon_running()
+    with pytest.raises(OSError):
+        get(deployment.port, timeout=2)
+
+    monitor.run()
+
+    assert wait_for(lambda: _answers(deployment.port), 20)
+    assert get(deployment.port)[1]["deployment"] == str(deployment.pk)
+    monitor.run()  # a pass with the daemon up records what it runs
+    with tenant_context(ws):
+        assert Deployment.objects.get(pk=deployment.pk).status == Status.ACTIVE
+        samples = list(deployment.samples.all())
+    assert any(s.status == "online" and s.memory_bytes > 0 for s in samples)
+
+
+def _answers(port: int, host: str | None = None, expect: int = 200) -> bool:
+    try:
+        return get(port, host=host, timeout=2)[0] == expect
+    except OSError:
+        return False
+
