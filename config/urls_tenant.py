@@ -1,7 +1,7 @@
 """URLs of a workspace's subdomain (<slug>.PAAS_DOMAIN)."""
 
 from django.contrib.auth.views import LogoutView
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from projects import views as project_views
 from projects import views_services as service_views
@@ -20,6 +20,9 @@ urlpatterns = [
     path("environments/<int:environment_id>/services/new/", service_views.service_create,
          name="service_create"),
     path("services/<int:service_id>/", service_views.service_detail, name="service_detail"),
+    path("services/<int:service_id>/settings/", service_views.service_settings,
+         name="service_settings"),
+    path("", include("deployments.urls")),
     path("environments/<int:environment_id>/variables/", variable_views.shared_variables,
          name="shared_variables"),
     path(f"{VARIABLES}editor/", variable_views.variables_editor, name="variables_editor"),

@@ -2,10 +2,19 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from deployments.source import validate_root_directory
 from projects.dotenv import validate_key, validate_value
 from projects.models import Environment, Project, Service
 from projects.references import SHARED
-from projects.validators import RESERVED_SERVICE_NAMES, validate_branch, validate_repository_url
+from projects.validators import (
+    MAX_COMMAND_LENGTH,
+    MAX_HEALTHCHECK_PATH_LENGTH,
+    RESERVED_SERVICE_NAMES,
+    validate_branch,
+    validate_command,
+    validate_healthcheck_path,
+    validate_repository_url,
+)
 
 
 class ProjectForm(forms.ModelForm):
@@ -74,6 +83,99 @@ class ServiceForm(forms.ModelForm):
         branch = self.cleaned_data["branch"] or "main"
         validate_branch(branch)
         return branch
+
+
+class ServiceSettingsForm(forms.ModelForm):
+    """A service's source, build and deploy settings. They apply from its next deployment;
+    the deploy engine checks each again before it uses it."""
+
+    branch = forms.CharField(max_length=255, required=False,
+                             help_text="Deployed from this branch; “main” when left blank.")
+    build_command = forms.CharField(
+        max_length=MAX_COMMAND_LENGTH, required=False,
+        help_text="Runs in the root directory after the dependencies are installed. Blank: "
+                  "detected from the repository (package.json, requirements.txt, Procfile).",
+    )
+    start_command = forms.CharField(
+        max_length=MAX_COMMAND_LENGTH, required=False,
+        help_text="Starts the web process; it must listen on $PORT. Blank: detected "
+                  "(Procfile web, npm start, ...).",
+    )
+    healthcheck_path = forms.CharField(
+        max_length=MAX_HEALTHCHECK_PATH_LENGTH, required=False,
+        help_text="A new deployment goes live once this path answers 2xx, e.g. /health. "
+                  "Blank: once the port accepts connections.",
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "repository_url", "branch", "root_directory",
+            "build_command", "build_timeout",
+            "start_command", "instances", "healthcheck_path", "healthcheck_timeout",
+            "restart_policy", "max_restarts", "auto_rollback",
+        ]
+        labels = {
+            "repository_url": "Repository URL",
+            "healthcheck_path": "Healthcheck path",
+            "healthcheck_timeout": "Healthcheck timeout (seconds)",
+            "build_timeout": "Build timeout (minutes)",
+            "max_restarts": "Maximum restarts",
+            "auto_rollback": "Roll back automatically when a deployment crashes",
+        }
+        help_texts = {
+            "repository_url": "An https:// git URL. Leave blank to disconnect the source.",
+            "root_directory": "For monorepos: the folder of this service inside the "
+                              "repository, e.g. apps/web. Blank: the repository's root.",
+            "healthcheck_timeout": "How long a new deployment may take to become healthy "
+                                   "(1 to 600).",
+            "instances": "Processes of the web command, each on its own port (1 to 16).",
+            "restart_policy": "What happens when the app's process exits.",
+            "max_restarts": "With “on failure”: restarts before the process is left stopped.",
+            "build_timeout": "A build that takes longer is stopped (1 to 60).",
+            "auto_rollback": "The last healthy release is brought back, with no rebuild.",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if settings.PAAS_ALLOW_LOCAL_REPOS:
+            self.fields["repository_url"].help_text = (
+                "An https:// git URL, or (on this host) a file:// URL or absolute path. "
+                "Leave blank to disconnect the source."
+            )
+
+    def clean_repository_url(self) -> str:
+        url = self.cleaned_data["repository_url"]
+        if url:
+            validate_repository_url(url)
+        return url
+
+    def clean_branch(self) -> str:
+        branch = self.cleaned_data["branch"] or "main"
+        validate_branch(branch)
+        return branch
+
+    def clean_root_directory(self) -> str:
+        root = self.cleaned_data["root_directory"]
+        if root:
+            validate_root_directory(root)
+        return root
+
+    def clean_build_command(self) -> str:
+        command = self.cleaned_data["build_command"]
+        validate_command(command)
+        return command
+
+    def clean_start_command(self) -> str:
+        command = self.cleaned_data["start_command"]
+        validate_command(command)
+        return command
+
+    def clean_healthcheck_path(self) -> str:
+        path = self.cleaned_data["healthcheck_path"]
+        if path:
+            validate_healthcheck_path(path)
+        return path
 
 
 # Variables --------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
-"""Pages of services: adding one to an environment, and the service page.
-
-The deploy engine arrives later; a service here is its name and source, and its variables
-(projects.views_variables) are edited on its page.
+"""Pages of services: adding one to an environment, the service page (its deployments, from
+deployments.panel, and its variables, from projects.views_variables), and its settings.
 """
 
 from django.contrib import messages
@@ -11,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects.forms import ServiceForm
+from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.views_variables import environments, page_context, services
 from tenants.access import get_for
 from tenants.roles import Action
@@ -38,3 +36,20 @@ def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
     service = get_for(request, services(), Action.VIEW, pk=service_id)
     return render(request, "projects/service_detail.html", page_context(request, service))
+
+
+@require_http_methods(["GET", "POST"])
+def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
+    """Source, build and deploy settings. A refused value is named next to its field and
+    nothing is saved; saved settings apply from the next deployment."""
+    service = get_for(request, services(), Action.EDIT_SERVICE, pk=service_id)
+    # The form edits its own copy: a refused value must not reach the page around it.
+    form = ServiceSettingsForm(request.POST or None, instance=services().get(pk=service.pk))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved. They apply from the next deployment.")
+        return redirect("service_settings", service_id=service.pk)
+    environment = service.environment
+    context = {"service": service, "environment": environment, "project": environment.project,
+               "form": form}
+    return render(request, "projects/service_settings.html", context)

@@ -126,8 +126,7 @@ def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browse
                 expect(applied).to_contain_text("Applied 2 changes.")
                 redeploy = applied.get_by_role("button", name="Redeploy")
                 expect(redeploy).to_be_disabled()
-                expect(redeploy).to_have_attribute("title",
-                                                   "Deployments arrive with the deploy engine")
+                expect(redeploy).to_have_attribute("title", "Deploy once before redeploying")
                 shoot(page, "service-variables-applied")
 
                 page.locator("[data-action=raw-editor]").click()

@@ -315,21 +315,26 @@ def test_changes_are_staged_until_applied(people, client_for, world, kind):
     redeploy = re.search(r'<button[^>]*data-action="redeploy"[^>]*>', applied)
     if kind == "environment":
         assert redeploy is None
-    elif deploy_url(owner):  # the deploy engine is there: the button posts to it
-        assert "disabled" not in redeploy.group(0)
-        assert f'action="{deploy_url(owner)}"' in applied
-    else:  # not yet: present, disabled, and says why
+    else:  # nothing deployed yet: present, disabled, and says why
         assert "disabled" in redeploy.group(0)
-        assert 'title="Deployments arrive with the deploy engine"' in redeploy.group(0)
+        assert 'title="Add a repository URL to deploy"' in redeploy.group(0)
 
 
-def deploy_url(service: Service) -> str | None:
-    from django.urls import NoReverseMatch, reverse
+def test_after_apply_redeploy_posts_to_the_services_redeploy(people, client_for, world):
+    """With a deployment to rebuild, "Redeploy" after "Apply" is a button of its own that
+    posts to the service's redeploy (the same commit, with the variables just applied)."""
+    from deployments.models import Deployment, Status
 
-    try:
-        return reverse("service_deploy", args=[service.pk], urlconf="config.urls_tenant")
-    except NoReverseMatch:
-        return None
+    with tenant_context(people.workspace_a):
+        Service.objects.filter(pk=world.service.pk).update(
+            repository_url="https://github.com/acme/web.git")
+        Deployment.objects.create(service=world.service, number=1, status=Status.FAILED,
+                                  commit_sha="a" * 40)
+    client = client_for(people.owner, people.workspace_a)
+    applied = client.post(f"{base(world.service)}apply/", **HX).content.decode()
+    redeploy = re.search(r'<button[^>]*data-action="redeploy"[^>]*>', applied).group(0)
+    assert "disabled" not in redeploy
+    assert f'action="/services/{world.service.pk}/redeploy/"' in applied
 
 
 def test_an_edit_stages_a_new_value_without_showing_the_old_one(people, client_for, world):

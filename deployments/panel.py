@@ -1,0 +1,182 @@
+"""What a page shows of deployments: the service page's deployments section (the active
+deployment, the buttons a role may press and why some are disabled, the list), and the facts of
+one deployment (duration, phase timings).
+
+Views and the `deployment_panel` template tag build their context here; templates only show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from deployments.models import Deployment, Phase, Status
+from deployments.services import latest_deployment, rollback_candidates
+from projects.models import Service
+from projects.references import public_domain
+from tenants.access import allowed
+from tenants.roles import Action
+
+RECENT = 25
+IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
+WENT_LIVE = (Status.ACTIVE, Status.SUPERSEDED, Status.REMOVED, Status.CRASHED)
+
+
+def deployments() -> QuerySet[Deployment]:
+    """Deployments a page may show: not those of a project being deleted."""
+    return Deployment.objects.filter(
+        service__environment__project__deleting=False
+    ).select_related("service__environment__project", "service__active_deployment",
+                     "source_deployment")
+
+
+@dataclass(frozen=True)
+class Button:
+    """One of the service's actions. `reason` says why it is disabled (None: enabled)."""
+
+    name: str  # deploy, redeploy, restart, stop: the data-action hook
+    label: str
+    url: str
+    reason: str | None = None
+    confirm: str = ""
+    primary: bool = False
+    danger: bool = False
+
+
+@dataclass
+class Notice:
+    text: str
+    error: bool = False
+
+
+@dataclass
+class Panel:
+    service: Service
+    deployments: list[Deployment]
+    total: int
+    active: Deployment | None
+    buttons: list[Button]
+    rollback_ids: set[int] = field(default_factory=set)
+    may_deploy: bool = False
+    may_edit: bool = False
+    notice: Notice | None = None
+    oob: bool = False  # htmx answers also refresh the service's status in the page's header
+
+    @property
+    def in_progress(self) -> bool:
+        """Whether a deployment is under way (the section then refreshes itself)."""
+        return any(deployment.status in IN_PROGRESS for deployment in self.deployments)
+
+    @property
+    def service_url(self) -> str:
+        return service_url(self.service)
+
+    @property
+    def direct_address(self) -> str | None:
+        """The active deployment's own port, bypassing the router."""
+        if self.active is None or not self.active.port:
+            return None
+        return f"127.0.0.1:{self.active.port}"
+
+
+def service_url(service: Service) -> str:
+    """Where the service is served, through the router."""
+    return f"http://{public_domain(service)}:{settings.PAAS_ROUTER_PORT}"
+
+
+def panel_for(request: HttpRequest, service: Service, notice: Notice | None = None, *,
+              oob: bool = False) -> Panel:
+    """The deployments section of `service`'s page, as the request's role sees it."""
+    recent = list(service.deployments.select_related("source_deployment")[:RECENT])
+    total = len(recent) if len(recent) < RECENT else service.deployments.count()
+    active = service.active_deployment
+    may_deploy = allowed(request, Action.DEPLOY)
+    rollback_ids = set()
+    if may_deploy and recent:
+        rollback_ids = set(rollback_candidates(service).values_list("pk", flat=True))
+    return Panel(
+        service=service, deployments=recent, total=total, active=active,
+        buttons=buttons_for(request, service,
+                            redeployable=latest_deployment(service) is not None),
+        rollback_ids=rollback_ids, may_deploy=may_deploy,
+        may_edit=allowed(request, Action.EDIT_SERVICE), notice=notice, oob=oob,
+    )
+
+
+def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -> list[Button]:
+    """Deploy, Redeploy, Restart, Stop: those the role allows, each disabled with a reason
+    when the service's state does not allow it."""
+    def url(name: str) -> str:
+        return reverse(name, kwargs={"service_id": service.pk})
+
+    no_source = None if service.repository_url else "Add a repository URL to deploy"
+    running = service.active_deployment is not None and (
+        service.active_deployment.status == Status.ACTIVE
+    )
+    not_running = None if running else "Nothing is running"
+    buttons = []
+    if allowed(request, Action.DEPLOY):
+        buttons.append(Button("deploy", "Deploy", url("service_deploy"), no_source,
+                              primary=True))
+        buttons.append(Button(
+            "redeploy", "Redeploy", url("service_redeploy"),
+            no_source or (None if redeployable else "Deploy once before redeploying"),
+        ))
+    if allowed(request, Action.RESTART):
+        buttons.append(Button("restart", "Restart", url("service_restart"), not_running))
+        buttons.append(Button(
+            "stop", "Stop", url("service_stop"), not_running, danger=True,
+            confirm=f"Stop {service.name}? It stops serving until the next deploy.",
+        ))
+    return buttons
+
+
+# One deployment ----------------------------------------------------------------------------
+
+
+def duration_of(deployment: Deployment) -> timedelta | None:
+    """How long the deployment took: while it runs, since it started; once done, the sum of
+    its phases (its finished_at moves again when it is superseded or stopped), else from its
+    start to its end. None when it never started."""
+    if deployment.status in IN_PROGRESS:
+        if deployment.started_at is None:
+            return None
+        return max(timezone.now() - deployment.started_at, timedelta(0))
+    phases = sum(timing.seconds for timing in phase_timings(deployment))
+    if phases:
+        return timedelta(seconds=phases)
+    if deployment.status in WENT_LIVE or None in (deployment.started_at, deployment.finished_at):
+        return None
+    return max(deployment.finished_at - deployment.started_at, timedelta(0))
+
+
+@dataclass(frozen=True)
+class PhaseTiming:
+    phase: str
+    label: str
+    seconds: float
+    percent: float  # of all phases together, for the bar
+
+
+def phase_timings(deployment: Deployment) -> list[PhaseTiming]:
+    """`deployment.timings` in pipeline order (unknown phases last), with their share."""
+    timings = {}
+    for phase, seconds in (deployment.timings or {}).items():
+        try:
+            timings[str(phase)] = max(float(seconds), 0.0)
+        except (TypeError, ValueError):
+            continue
+    order = {phase.value: index for index, phase in enumerate(Phase)}
+    labels = dict(Phase.choices)
+    total = sum(timings.values()) or 1.0
+    return [
+        PhaseTiming(phase, labels.get(phase, phase.capitalize()), seconds,
+                    round(100 * seconds / total, 1))
+        for phase, seconds in sorted(timings.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+    ]

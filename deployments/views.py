@@ -1,0 +1,209 @@
+"""Pages and actions of deployments: a service's Deploy, Redeploy, Restart and Stop; a
+deployment's Cancel and Rollback; the deployment page with its stored log.
+
+Actions are POSTs. With htmx they answer with the service page's deployments section (a notice
+says what happened or why nothing did); without, they redirect to the service page with a
+message. The engine (deployments.services) decides what is possible and says why not.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from deployments.models import Deployment, LogLine
+from deployments.panel import (
+    IN_PROGRESS,
+    Notice,
+    deployments,
+    panel_for,
+    phase_timings,
+    service_url,
+)
+from deployments.services import (
+    DeployRefused,
+    cancel_deployment,
+    redeploy,
+    restart_service,
+    rollback,
+    rollback_candidates,
+    stop_service,
+    trigger_deployment,
+)
+from projects.models import Service
+from projects.views_variables import services
+from tenants.access import allowed, get_for
+from tenants.roles import Action
+
+PANEL = "deployments/_panel.html"
+DETAIL = "deployments/deployment_detail.html"
+LOG_LIMIT = 5000  # lines a page shows (the last ones); the stream continues from there
+
+
+def respond(request: HttpRequest, service: Service, notice: Notice) -> HttpResponse:
+    """The fresh deployments section (htmx), or back to the service page with a message."""
+    if request.htmx:
+        fresh = services().get(pk=service.pk)  # the action may have changed what it shows
+        return render(request, PANEL, {"panel": panel_for(request, fresh, notice, oob=True)})
+    (messages.error if notice.error else messages.success)(request, notice.text)
+    return redirect("service_detail", service_id=service.pk)
+
+
+def refused(request: HttpRequest, service: Service, error: DeployRefused) -> HttpResponse:
+    return respond(request, service, Notice(str(error), error=True))
+
+
+def who(request: HttpRequest) -> str:
+    return request.user.email
+
+
+# A service's actions ------------------------------------------------------------------------
+
+
+@require_POST
+def service_deploy(request: HttpRequest, service_id: int) -> HttpResponse:
+    """Deploy the head of the service's branch."""
+    service = get_for(request, services(), Action.DEPLOY, pk=service_id)
+    try:
+        deployment = trigger_deployment(service, triggered_by=who(request))
+    except DeployRefused as error:
+        return refused(request, service, error)
+    return respond(request, service, Notice(f"Deployment #{deployment.number} queued."))
+
+
+@require_POST
+def service_redeploy(request: HttpRequest, service_id: int) -> HttpResponse:
+    """Rebuild the commit that runs now (or ran last) with the current variables."""
+    service = get_for(request, services(), Action.DEPLOY, pk=service_id)
+    try:
+        deployment = redeploy(service, triggered_by=who(request))
+    except DeployRefused as error:
+        return refused(request, service, error)
+    return respond(request, service,
+                   Notice(f"Redeploy queued as deployment #{deployment.number}."))
+
+
+@require_POST
+def service_restart(request: HttpRequest, service_id: int) -> HttpResponse:
+    service = get_for(request, services(), Action.RESTART, pk=service_id)
+    try:
+        restart_service(service, by=who(request))
+    except DeployRefused as error:
+        return refused(request, service, error)
+    return respond(request, service, Notice(f"Restarting {service.name}."))
+
+
+@require_POST
+def service_stop(request: HttpRequest, service_id: int) -> HttpResponse:
+    service = get_for(request, services(), Action.RESTART, pk=service_id)
+    try:
+        stop_service(service, by=who(request))
+    except DeployRefused as error:
+        return refused(request, service, error)
+    return respond(request, service,
+                   Notice(f"Stopped {service.name}; it serves again after the next deploy."))
+
+
+@require_GET
+def service_deployments(request: HttpRequest, service_id: int) -> HttpResponse:
+    """The deployments section alone (htmx refreshes it while a deployment runs)."""
+    service = get_for(request, services(), Action.VIEW, pk=service_id)
+    if not request.htmx:
+        return redirect("service_detail", service_id=service.pk)
+    return render(request, PANEL, {"panel": panel_for(request, service, oob=True)})
+
+
+# A deployment's actions ---------------------------------------------------------------------
+
+
+def from_detail_page(request: HttpRequest) -> bool:
+    """Whether htmx asks on behalf of the deployment page (it targets the summary)."""
+    return bool(request.htmx) and request.htmx.target == "deployment-summary"
+
+
+def respond_on(request: HttpRequest, deployment: Deployment, notice: Notice) -> HttpResponse:
+    """The deployment page's summary when it asked, else as `respond`."""
+    if from_detail_page(request):
+        return render_summary(request, deployment, notice)
+    return respond(request, deployment.service, notice)
+
+
+@require_POST
+def deployment_cancel(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    deployment = get_for(request, deployments(), Action.DEPLOY, pk=deployment_id)
+    try:
+        cancel_deployment(deployment, by=who(request))
+    except DeployRefused as error:
+        return respond_on(request, deployment, Notice(str(error), error=True))
+    return respond_on(request, deployment, Notice(f"Cancelling deployment #{deployment.number}."))
+
+
+@require_POST
+def deployment_rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    """A new deployment that starts this one's release again, without a rebuild. From the
+    service page the section shows it; otherwise its page opens."""
+    deployment = get_for(request, deployments(), Action.DEPLOY, pk=deployment_id)
+    try:
+        new = rollback(deployment, triggered_by=who(request))
+    except DeployRefused as error:
+        return respond_on(request, deployment, Notice(str(error), error=True))
+    notice = Notice(f"Rolling back to #{deployment.number} as deployment #{new.number}.")
+    if request.htmx and not from_detail_page(request):
+        return respond(request, deployment.service, notice)
+    messages.success(request, notice.text)
+    url = reverse("deployment_detail", kwargs={"deployment_id": new.pk})
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# The deployment page ------------------------------------------------------------------------
+
+
+def detail_context(request: HttpRequest, deployment: Deployment,
+                   notice: Notice | None = None) -> dict:
+    service = deployment.service
+    may_deploy = allowed(request, Action.DEPLOY)
+    return {
+        "deployment": deployment,
+        "service": service,
+        "environment": service.environment,
+        "project": service.environment.project,
+        "timings": phase_timings(deployment),
+        "in_progress": deployment.status in IN_PROGRESS,
+        "may_cancel": may_deploy and deployment.status in IN_PROGRESS,
+        "may_rollback": may_deploy and rollback_candidates(service).filter(
+            pk=deployment.pk).exists(),
+        "is_active": service.active_deployment_id == deployment.pk,
+        "service_url": service_url(service),
+        "notice": notice,
+    }
+
+
+def render_summary(request: HttpRequest, deployment: Deployment,
+                   notice: Notice | None = None) -> HttpResponse:
+    deployment = deployments().get(pk=deployment.pk)
+    context = detail_context(request, deployment, notice)
+    return render(request, f"{DETAIL}#summary", context)
+
+
+@require_GET
+def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
+    """A deployment: status, trigger, commit, timings, error, and its stored log in order.
+    htmx asks for the summary alone while the deployment runs."""
+    deployment = get_for(request, deployments(), Action.READ_LOGS, pk=deployment_id)
+    if from_detail_page(request):
+        return render_summary(request, deployment)
+    lines, earlier = stored_log(deployment)
+    context = {**detail_context(request, deployment), "lines": lines, "earlier_lines": earlier}
+    return render(request, DETAIL, context)
+
+
+def stored_log(deployment: Deployment) -> tuple[list[LogLine], int]:
+    """The last LOG_LIMIT lines in order, and how many earlier ones are left out."""
+    stored = LogLine.objects.filter(deployment=deployment)
+    lines = list(stored.order_by("-sequence")[:LOG_LIMIT])[::-1]
+    earlier = stored.count() - len(lines) if len(lines) == LOG_LIMIT else 0
+    return lines, earlier
