@@ -105,6 +105,8 @@ def write_results(path: Path, figures: dict[str, dict], merge: bool) -> None:
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the workflows' INFO lines drown the table
+    # Queues of the benchmarks' own: a panel's worker running beside must not take their jobs.
+    os.environ.setdefault("PAAS_QUEUE_NAMESPACE", f"paas-bench-{os.getpid()}")
     import django
 
     django.setup()
