@@ -263,9 +263,9 @@ DRAMATIQ_BROKER = {
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
 }
-# An idle worker asks Redis for work every 100 ms at most (dramatiq's default backs off to a
+# An idle worker asks Redis for work every 50 ms at most (dramatiq's default backs off to a
 # second): a deploy should not wait for the queue. Read by the worker processes at start.
-os.environ.setdefault("dramatiq_worker_timeout", "100")
+os.environ.setdefault("dramatiq_worker_timeout", "50")
 DRAMATIQ_TASKS_DATABASE = "default"
 DRAMATIQ_CRONTAB = {"REDIS_URL": REDIS_URL}
 

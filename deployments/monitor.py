@@ -20,10 +20,11 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from deployments import pipeline, pm2
+from deployments import launch, pipeline, pm2
 from deployments.logstream import log_once
 from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
 from deployments.runner import kill_orphaned_build
+from projects.models import Service
 from tenants.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def check_workspace(processes: list[pm2.ProcessInfo], *, suspended: bool = False
         if not infos and not suspended:
             log_once(deployment, "Its processes were not running; starting them again.",
                      phase=Phase.MONITOR)
-            pipeline.respawn(deployment)
+            launch.respawn(deployment)
             continue
         samples += [ProcessSample(
             deployment=deployment, process_name=info.name, status=info.status,
@@ -139,7 +140,7 @@ def handle_crash(deployment: Deployment, reason: str) -> None:
     except IllegalTransition:
         return
     log_once(deployment, f"Crashed: {reason}.", phase=Phase.MONITOR)
-    pipeline.changed(deployment)
+    launch.changed(deployment)
     service = deployment.service
     if not service.auto_rollback:
         log_once(deployment, "Automatic rollback is off for this service.", phase=Phase.MONITOR)
@@ -183,6 +184,9 @@ def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
             if status not in (Status.ACTIVE, *IN_PROGRESS, Status.QUEUED)
             and (finished is None or finished < now - grace)}
     known = {str(pk) for pk in Deployment.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    # A crashed deployment with nothing to roll back to stays the service's: PM2 keeps trying.
+    over -= {str(pk) for pk in Service.objects.exclude(active_deployment=None)
+             .values_list("active_deployment_id", flat=True)}
     names = [info.name for key, infos in by_deployment.items()
              if key in over or key not in known for info in infos]
     if names:

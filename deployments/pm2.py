@@ -43,11 +43,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from deployments import pm2_daemon
 from deployments.pm2_daemon import PM2Error, daemon_running
+
+if TYPE_CHECKING:
+    from deployments.pm2_starter import Starter
 
 RESTART_POLICIES = ("always", "on-failure", "never")
 KILL_TIMEOUT_MS = 5000  # SIGTERM, then SIGKILL after this long
@@ -134,9 +138,11 @@ def _daemon_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _ensure_daemon() -> None:
+def ensure_daemon() -> None:
+    """A running daemon: one that died is resurrected with its saved process list."""
     if not daemon_running():
         resurrect()
+
 
 
 def resurrect() -> None:
@@ -157,17 +163,18 @@ def kill_daemon() -> None:
 
 def save() -> None:
     """Save the process list (`pm2 save --force`: an empty list too) for `resurrect`."""
-    _ensure_daemon()
+    ensure_daemon()
     _cli(["save", "--force"])
 
 
 # Processes -----------------------------------------------------------------------------------
 
 
-def start(apps: list[AppSpec]) -> None:
-    """Start the apps with one `pm2 start <ecosystem.json>`. The file holds variable values: it
-    is written mode 0600 next to the first app's log and removed once pm2 has read it. On
-    failure the apps are deleted again (none is left half-started) and PM2Error is raised."""
+def start(apps: list[AppSpec], starter: Starter | None = None) -> None:
+    """Start the apps with one `pm2 start <ecosystem.json>` (or a Starter prepared ahead). The
+    file holds variable values: it is written mode 0600 next to the first app's log and removed
+    once pm2 has read it. On failure the apps are deleted again (none is left half-started) and
+    PM2Error is raised."""
     if not apps:
         return
     secrets = [value for app in apps for key, value in app.env.items()
@@ -180,8 +187,14 @@ def start(apps: list[AppSpec]) -> None:
     with os.fdopen(descriptor, "w") as handle:
         json.dump(ecosystem, handle)
     try:
-        _ensure_daemon()
-        _cli(["start", str(path)], secrets=secrets)
+        if starter is not None:
+            try:
+                starter.start(path, timeout=CLI_TIMEOUT)
+            except PM2Error as error:
+                raise PM2Error(_scrub(str(error), secrets)) from None
+        else:
+            ensure_daemon()
+            _cli(["start", str(path)], secrets=secrets)
     except PM2Error:
         try:
             delete(app.name for app in apps)
@@ -335,7 +348,7 @@ def _act(action: str, names: Iterable[str], *, missing_ok: bool) -> None:
     names = list(dict.fromkeys(_check_name(name) for name in names))
     if not names:
         return
-    _ensure_daemon()
+    ensure_daemon()
     timeout = CLI_TIMEOUT + KILL_TIMEOUT_MS / 1000 * len(names)
     _cli([action, *names], timeout=timeout, missing_ok=names if missing_ok else ())
 

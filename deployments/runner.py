@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from deployments.logstream import LogWriter
 from deployments.models import Deployment, Phase, Stream
+from deployments.pm2_daemon import PM2Error
+from deployments.pm2_starter import Starter
 
 HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.1
@@ -54,9 +56,25 @@ class Control:
         self.log = log
         self.started = time.monotonic()
         self.slot: tuple[redis.Redis, str] | None = None
+        self.starter: Starter | None = None
         self.deadline: float | None = None
         self.timeout_minutes = 0
         self._last_beat = 0.0
+
+    def prepare_start(self) -> None:
+        """Load pm2 in the background now, to start the release the moment it is built."""
+        try:
+            self.starter = Starter()
+        except PM2Error:
+            self.starter = None  # the plain CLI will do (and report the problem)
+
+    def take_starter(self) -> Starter | None:
+        starter, self.starter = self.starter, None
+        return starter
+
+    def close(self) -> None:
+        if self.starter is not None:
+            self.take_starter().close()
 
     def start_deadline(self, minutes: int) -> None:
         self.timeout_minutes = minutes

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 
 from deployments import releases, routes
+from deployments.launch import changed
 from deployments.logstream import log_once
 from deployments.models import Deployment, Phase, Status, Trigger
-from deployments.pipeline import changed
 from projects.models import Service
 
 IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)

@@ -153,7 +153,7 @@ def fetch(
         sha = _fetch_commit(git, url, branch, commit, log) if commit else \
             _fetch_branch(git, url, branch, log)
         git.run(["checkout", "--quiet", "--detach", sha], f"Checking out {sha[:12]}")
-        author, _, subject = git.output(["log", "-1", "--format=%an%x00%s", sha]).partition("\0")
+        author, _, subject = git.output(["log", "-1", "--format=%an%x00%s", "HEAD"]).partition("\0")
         log(f"Checked out {sha[:12]} {subject}")
         return Commit(sha=sha, message=subject, author=author)
     except BaseException:

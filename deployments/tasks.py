@@ -6,7 +6,7 @@ import dramatiq
 from django.db import connection
 from dramatiq_crontab import cron
 
-from deployments import monitor, pipeline, pm2
+from deployments import launch, monitor, pipeline, pm2
 from deployments.logstream import log_once
 from deployments.models import Deployment, Phase, Status
 
@@ -32,7 +32,7 @@ def stop_deployment(deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("service").filter(pk=deployment_id).first()
     if deployment is None or deployment.status == Status.ACTIVE:
         return
-    pipeline.stop_processes(deployment)
+    launch.stop_processes(deployment)
     pm2.save()
 
 
@@ -41,7 +41,7 @@ def restart_deployment(deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("service").filter(pk=deployment_id).first()
     if deployment is None or deployment.status != Status.ACTIVE:
         return
-    names = pipeline.process_names_of(deployment)
+    names = launch.process_names_of(deployment)
     if names:
         pm2.restart(names)
         log_once(deployment, f"Restarted {len(names)} process(es).", phase=Phase.RUNTIME)

@@ -207,3 +207,58 @@ def test_cancel_during_a_build_stops_it(ws, repos):
     # The build's process group is gone: no `sleep 120` of this deployment remains.
     assert wait_for(lambda: not processes_with_env(f"PAAS_DEPLOYMENT_ID={deployment.pk}"), 10)
 
+
+
+def test_restart_and_stop(ws, repos):
+    from deployments.services import restart_service, stop_service
+
+    repo = sample_apps.make_repo(repos, "lifecycle", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    deployment = settle(ws, deploy(ws, service))
+    pid = get(deployment.port)[1]["pid"]
+
+    with tenant_context(ws):
+        service.refresh_from_db()
+        restart_service(service, by="member@a.example")
+    assert wait_for(lambda: _pid_or_none(deployment.port) not in (None, pid), 20)
+    assert any("Restart requested by member@a.example" in text
+               for _, text in log_of(ws, deployment))
+
+    with tenant_context(ws):
+        service.refresh_from_db()
+        stop_service(service, by="member@a.example")
+        service.refresh_from_db()
+        assert service.active_deployment_id is None
+        assert Deployment.objects.get(pk=deployment.pk).status == Status.REMOVED
+    assert not Route.objects.filter(schema_name=ws.schema_name, service_id=service.pk).exists()
+    assert wait_for(lambda: _pid_or_none(deployment.port) is None, 20), "still serving"
+    assert wait_for(lambda: not PortAllocation.objects.filter(
+        schema_name=ws.schema_name, deployment_id=deployment.pk).exists(), 10)
+    assert Path(deployment.release_dir).exists(), "a stopped release stays for a rollback"
+
+
+def _pid_or_none(port):
+    try:
+        return get(port, timeout=2)[1]["pid"]
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("field, value, expect", [
+    ("branch", "--upload-pack=touch /tmp/pwned-branch", "branch"),
+    ("healthcheck_path", "/health\nX-Injected: 1", "healthcheck"),
+    ("root_directory", "../../..", "root directory"),
+    ("start_command", "node server.js\nrm -rf /", "command"),
+])
+def test_settings_the_database_holds_are_checked_again_by_the_worker(ws, repos, field, value,
+                                                                     expect):
+    repo = sample_apps.make_repo(repos, "recheck", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    with tenant_context(ws):  # what an older version (or a bad migration) may have stored
+        type(service).objects.filter(pk=service.pk).update(**{field: value})
+        service.refresh_from_db()
+    deployment = settle(ws, deploy(ws, service))
+    assert deployment.status == Status.FAILED
+    assert expect in deployment.error_reason.lower(), deployment.error_reason
+    assert not [info for info in pm2.jlist() if info.env_deployment_id == str(deployment.pk)]
+    assert not Path("/tmp/pwned-branch").exists()

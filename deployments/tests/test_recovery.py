@@ -118,7 +118,7 @@ def test_rollback_reuses_the_release_and_variables_without_a_rebuild(ws, tmp_pat
         back = rollback(Deployment.objects.get(pk=first.pk), triggered_by="owner@a.example")
     back = settle(ws, back)
 
-    assert back.status == Status.ACTIVE and back.trigger == Trigger.ROLLBACK
+    assert back.status == Status.ACTIVE and back.trigger == Trigger.ROLLBACK, back.error_reason
     assert back.release_dir == first.release_dir and back.commit_sha == first.commit_sha
     status, body = get(back.port)
     assert body["version"] == "v1", "the rollback ran with today's variables, not the release's"
