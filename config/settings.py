@@ -275,7 +275,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # The clock's scheduler reports every lock extension (every 5 s) at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                "apscheduler": {"level": "WARNING"}},
 }
 
 RESERVED_WORKSPACE_SLUGS = frozenset(

@@ -140,6 +140,11 @@ def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -
 # One deployment ----------------------------------------------------------------------------
 
 
+# deployment.timings also holds the whole run's length and the wait in the queue: not phases.
+TOTAL = "total"
+NOT_PHASES = frozenset({TOTAL, "queued"})
+
+
 def duration_of(deployment: Deployment) -> timedelta | None:
     """How long the deployment took: while it runs, since it started; once done, the sum of
     its phases (its finished_at moves again when it is superseded or stopped), else from its
@@ -148,6 +153,9 @@ def duration_of(deployment: Deployment) -> timedelta | None:
         if deployment.started_at is None:
             return None
         return max(timezone.now() - deployment.started_at, timedelta(0))
+    timings = deployment.timings or {}
+    if isinstance(timings.get(TOTAL), int | float):  # from start of work to live (or failure)
+        return timedelta(seconds=max(float(timings[TOTAL]), 0.0))
     phases = sum(timing.seconds for timing in phase_timings(deployment))
     if phases:
         return timedelta(seconds=phases)
@@ -168,6 +176,8 @@ def phase_timings(deployment: Deployment) -> list[PhaseTiming]:
     """`deployment.timings` in pipeline order (unknown phases last), with their share."""
     timings = {}
     for phase, seconds in (deployment.timings or {}).items():
+        if phase in NOT_PHASES:
+            continue
         try:
             timings[str(phase)] = max(float(seconds), 0.0)
         except (TypeError, ValueError):

@@ -102,3 +102,17 @@ def test_a_crashed_deployment_says_so(people, client_for, service):
     error = section(html, "error-reason")
     assert "The deployment crashed" in error and "Restarted 4 times in 120 s" in error
     assert "No output was recorded." in html and not button(html, "cancel")
+
+
+def test_the_duration_is_the_runs_total_and_the_bar_only_shows_phases(
+        people, client_for, service):
+    # What the engine records: the phases, the wait in the queue, and the whole run.
+    deployment = make(people, service, 3, Status.ACTIVE, commit_sha=SHA, timings={
+        "queued": 0.4, "fetch": 0.1, "build": 12.0, "start": 0.2, "health": 0.5,
+        "switch": 0.1, "total": 13.0,
+    })
+    html = client_for(people.member, people.workspace_a).get(
+        f"/deployments/{deployment.pk}/").content.decode()
+    assert 'data-testid="duration">13s<' in html, "the total counted twice, or the queue"
+    assert re.findall(r'data-phase-timing="(\w+)"', html) == [
+        "fetch", "build", "start", "health", "switch"]
