@@ -20,12 +20,15 @@ def port_listens(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def http_status(port: int, path: str, host: str = "127.0.0.1") -> int | None:
-    """The status of GET `path` on the port, or None when nothing answers."""
-    connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
+def http_status(port: int, path: str, domain: str = "") -> int | None:
+    """The status of GET `path` on the port, or None when nothing answers. `domain` is sent as
+    the Host (apps that check their host name, like Django's ALLOWED_HOSTS, expect theirs)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CONNECT_TIMEOUT)
+    headers = {"User-Agent": "paas-healthcheck", "Connection": "close"}
+    if domain:
+        headers["Host"] = domain
     try:
-        connection.request("GET", path, headers={"User-Agent": "paas-healthcheck",
-                                                 "Connection": "close"})
+        connection.request("GET", path, headers=headers)
         return connection.getresponse().status
     except (OSError, http.client.HTTPException):
         return None
@@ -33,11 +36,11 @@ def http_status(port: int, path: str, host: str = "127.0.0.1") -> int | None:
         connection.close()
 
 
-def probe(port: int, path: str) -> tuple[bool, str]:
+def probe(port: int, path: str, domain: str = "") -> tuple[bool, str]:
     """One check: (healthy, what was seen)."""
     if not path:
         return (True, "port is listening") if port_listens(port) else (False, "not listening")
-    status = http_status(port, path)
+    status = http_status(port, path, domain)
     if status is None:
         return False, "no answer"
     return 200 <= status < 300, f"HTTP {status}"
@@ -51,7 +54,8 @@ def checked_path(path: str) -> str:
 
 
 def wait_healthy(ports: list[int], path: str, *, wait: Callable[[float], None],
-                 deadline: Callable[[], bool], alive: Callable[[], str | None]) -> tuple[bool, str]:
+                 deadline: Callable[[], bool], alive: Callable[[], str | None],
+                 domain: str = "") -> tuple[bool, str]:
     """Poll every port until all are healthy, the deadline passes, or `alive` reports that a
     process died (returns its message). Returns (healthy, the last observation)."""
     pending = list(ports)
@@ -62,7 +66,7 @@ def wait_healthy(ports: list[int], path: str, *, wait: Callable[[float], None],
         if problem:
             return False, problem
         port = pending[0]
-        healthy, seen = probe(port, path)
+        healthy, seen = probe(port, path, domain)
         if healthy:
             pending.pop(0)
             continue

@@ -14,7 +14,7 @@ from deployments import pm2, ports, releases, routes
 from deployments.builders import cache_env
 from deployments.health import checked_path, wait_healthy
 from deployments.models import Deployment, Phase, Status, Stream
-from deployments.runner import Control
+from deployments.runner import Cancelled, Control
 from projects.models import Service
 from projects.references import public_domain
 from projects.variables import read_snapshot
@@ -107,7 +107,7 @@ def deploy(deployment: Deployment, control: Control, values: dict[str, str]) -> 
     names = [app.name for app in apps]
     healthy, seen = wait_healthy(
         web_ports, path, wait=control.sleep, deadline=lambda: time.monotonic() > deadline,
-        alive=_death_watch(names),
+        alive=_death_watch(names), domain=public_domain(service),
     )
     if healthy and not web_ports:  # workers only: they must still be up after a moment
         control.sleep(min(2.0, service.healthcheck_timeout))
@@ -205,10 +205,14 @@ def _switch(deployment: Deployment, control: Control, web_ports: list[int]) -> N
     started = time.monotonic()
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=deployment.service_id)
-        previous = service.active_deployment
+        # Locked too: the monitor may be marking it crashed, a user stopping it.
+        previous = (Deployment.objects.select_for_update().get(pk=service.active_deployment_id)
+                    if service.active_deployment_id else None)
         if (previous is not None and previous.number > deployment.number
                 and previous.status == Status.ACTIVE):
             raise DeployFailed(f"A newer deployment (#{previous.number}) went live first.")
+        if Deployment.objects.filter(pk=deployment.pk, cancel_requested=True).exists():
+            raise Cancelled()
         deployment.transition(Status.ACTIVE)
         if previous is not None and previous.status == Status.ACTIVE:
             previous.transition(Status.SUPERSEDED)

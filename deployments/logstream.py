@@ -126,6 +126,8 @@ class LogWriter:
                 with transaction.atomic():
                     LogLine.objects.bulk_create(batch)
             except IntegrityError:  # another writer (the monitor) took those numbers
+                if not Deployment.objects.filter(pk=self.deployment_id).exists():
+                    return  # deleted with its project: nowhere to store the lines
                 continue
             self._next_sequence += len(batch)
             return

@@ -15,30 +15,49 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import Min, Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from deployments import launch, pipeline, pm2
+from deployments import launch, pipeline, pm2, ports
 from deployments.logstream import log_once
 from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
 from deployments.runner import kill_orphaned_build
 from projects.models import Service
-from tenants.models import Workspace
+from tenants.models import PortAllocation, Workspace
 
 logger = logging.getLogger(__name__)
 INTERVAL_MS = 15_000
 IN_PROGRESS = (Status.BUILDING, Status.DEPLOYING)
 GONE = ("errored", "stopped")
+MONITOR_LOCK_SECONDS = 60
+RESTARTED = "restarted"  # the status of the sample a requested restart leaves
+# A deployment nobody picked up (its message was lost) is failed after this long.
+QUEUED_TIMEOUT = timedelta(minutes=30)
+AUTO_ROLLBACK = "auto-rollback"  # triggered_by of the rollbacks the monitor starts
 
 
 def run() -> None:
-    """One pass over every workspace."""
-    processes = _process_list()
-    by_schema: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
-    for info in processes:
-        by_schema[info.name.split(".", 1)[0]].append(info)
+    """One pass over every workspace; passes never overlap (a Redis lock)."""
+    lock = redis.Redis.from_url(settings.REDIS_URL).lock(
+        f"{settings.DRAMATIQ_BROKER['OPTIONS']['namespace']}:monitor", timeout=MONITOR_LOCK_SECONDS,
+        blocking=False)
+    if not lock.acquire():
+        return
+    try:
+        _run_once()
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # it expired: a pass took unusually long
+            pass
+
+
+def _run_once() -> None:
+    _ensure_daemon()
     public = get_public_schema_name()
     workspaces = Workspace.objects.exclude(schema_name__in=[public, settings.TENANT_BASE_SCHEMA])
     known = set()
@@ -46,25 +65,23 @@ def run() -> None:
         known.add(workspace.schema_name)
         with tenant_context(workspace):
             try:
-                check_workspace(by_schema.get(workspace.schema_name, []),
-                                suspended=workspace.suspended)
+                check_workspace(suspended=workspace.suspended)
             except Exception:
                 logger.exception("monitor: workspace %s", workspace.schema_name)
-    strays = [info.name for schema, infos in by_schema.items() if schema not in known
-              for info in infos if schema.startswith("ws_")]
+    strays = [info.name for info in pm2.jlist()
+              if (schema := info.name.split(".", 1)[0]).startswith("ws_") and schema not in known]
     if strays:  # their workspace is gone
         pm2.delete(strays)
+        PortAllocation.objects.exclude(schema_name__in=known).delete()
+        pm2.save()
 
 
-def _process_list() -> list[pm2.ProcessInfo]:
-    """PM2's processes; a daemon that died is resurrected when something should be running."""
-    if pm2.daemon_running():
-        return pm2.jlist()
-    if not _anything_active():
-        return []
+def _ensure_daemon() -> None:
+    """A daemon that died is resurrected when something should be running."""
+    if pm2.daemon_running() or not _anything_active():
+        return
     logger.warning("monitor: the PM2 daemon is not running; resurrecting it")
     pm2.resurrect()
-    return pm2.jlist()
 
 
 def _anything_active() -> bool:
@@ -77,21 +94,26 @@ def _anything_active() -> bool:
     return False
 
 
-def check_workspace(processes: list[pm2.ProcessInfo], *, suspended: bool = False) -> None:
+def _processes_of_workspace() -> list[pm2.ProcessInfo]:
+    prefix = f"{connection.schema_name}."
+    return [info for info in pm2.jlist() if info.name.startswith(prefix)]
+
+
+def check_workspace(*, suspended: bool = False) -> None:
     now = timezone.now()
     _fail_abandoned(now)
-    by_deployment: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
-    for info in processes:
-        by_deployment[info.env_deployment_id or ""].append(info)
     active = list(Deployment.objects.filter(status=Status.ACTIVE).select_related(
         "service__environment__project"))
+    # Read after the active list (a deployment that went live meanwhile has its processes).
+    by_deployment: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
+    for info in _processes_of_workspace():
+        by_deployment[info.env_deployment_id or ""].append(info)
     samples = []
     for deployment in active:
         infos = by_deployment.pop(str(deployment.pk), [])
-        if not infos and not suspended:
-            log_once(deployment, "Its processes were not running; starting them again.",
-                     phase=Phase.MONITOR)
-            launch.respawn(deployment)
+        if not infos:
+            if not suspended:
+                _respawn(deployment)
             continue
         samples += [ProcessSample(
             deployment=deployment, process_name=info.name, status=info.status,
@@ -105,6 +127,18 @@ def check_workspace(processes: list[pm2.ProcessInfo], *, suspended: bool = False
             handle_crash(deployment, reason)
     ProcessSample.objects.bulk_create(samples)
     _remove_leftovers(by_deployment, now)
+
+
+def _respawn(deployment: Deployment) -> None:
+    """Start again the processes of an active deployment that PM2 lost; one that cannot be
+    started crashed."""
+    log_once(deployment, "Its processes were not running; starting them again.",
+             phase=Phase.MONITOR)
+    try:
+        launch.respawn(deployment)
+    except Exception as error:  # the release is gone, no port, PM2 refused...
+        logger.exception("monitor: respawning deployment %s", deployment.pk)
+        handle_crash(deployment, f"its processes could not be started again ({error})")
 
 
 def crash_reason(deployment: Deployment, infos: list[pm2.ProcessInfo],
@@ -122,9 +156,14 @@ def crash_reason(deployment: Deployment, infos: list[pm2.ProcessInfo],
         else:
             baseline = ProcessSample.objects.filter(
                 deployment=deployment, process_name=info.name, sampled_at__gte=now - window,
-            ).aggregate(low=Min("restarts"))["low"]
+            ).exclude(status=RESTARTED).aggregate(low=Min("restarts"))["low"]
             baseline = info.restarts if baseline is None else baseline
-        restarts = info.restarts - baseline
+        # Restarts a user asked for (tasks.restart_deployment records them) are not crashes.
+        asked = ProcessSample.objects.filter(
+            deployment=deployment, process_name=info.name, status=RESTARTED,
+            sampled_at__gte=now - window,
+        ).count()
+        restarts = info.restarts - baseline - asked
         if restarts > limit:
             return (f"{info.name} restarted {restarts} times within "
                     f"{settings.PAAS_CRASH_WINDOW_SECONDS} s")
@@ -145,13 +184,19 @@ def handle_crash(deployment: Deployment, reason: str) -> None:
     if not service.auto_rollback:
         log_once(deployment, "Automatic rollback is off for this service.", phase=Phase.MONITOR)
         return
-    target = rollback_candidates(service).filter(number__lt=deployment.number).first()
+    if deployment.triggered_by == AUTO_ROLLBACK:
+        log_once(deployment, "It was itself an automatic rollback: not rolling back again.",
+                 phase=Phase.MONITOR)
+        return
+    # Never the release that just crashed (a rollback's is its source's).
+    target = (rollback_candidates(service).filter(number__lt=deployment.number)
+              .exclude(release_dir=deployment.release_dir).first())
     if target is None:
         log_once(deployment, "No earlier healthy release to roll back to; deploy a fix.",
                  phase=Phase.MONITOR)
         return
     try:
-        new = rollback(target, triggered_by="auto-rollback", reason=(
+        new = rollback(target, triggered_by=AUTO_ROLLBACK, reason=(
             f"Automatic rollback: #{deployment.number} crashed ({reason})."))
     except DeployRefused as error:
         log_once(deployment, f"Automatic rollback not possible: {error}", phase=Phase.MONITOR)
@@ -172,6 +217,12 @@ def _fail_abandoned(now: datetime) -> None:
         pipeline.fail_abandoned(deployment, (
             f"The worker running this deployment stopped responding (no heartbeat for "
             f"{timeout} s)" + ("; its build was stopped." if killed else ".")))
+    never_started = Deployment.objects.filter(status=Status.QUEUED,
+                                              created_at__lt=now - QUEUED_TIMEOUT)
+    for deployment in never_started.select_related("service__environment__project"):
+        pipeline.fail_abandoned(deployment, (
+            f"No worker picked this deployment up within {QUEUED_TIMEOUT.seconds // 60} "
+            "minutes (its message was lost, or no worker listens to the build queue)."))
 
 
 def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
@@ -187,7 +238,11 @@ def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
     # A crashed deployment with nothing to roll back to stays the service's: PM2 keeps trying.
     over -= {str(pk) for pk in Service.objects.exclude(active_deployment=None)
              .values_list("active_deployment_id", flat=True)}
-    names = [info.name for key, infos in by_deployment.items()
-             if key in over or key not in known for info in infos]
+    gone = [key for key in by_deployment if key in over or key not in known]
+    names = [info.name for key in gone for info in by_deployment[key]]
     if names:
         pm2.delete(names)
+        for key in gone:
+            if key.isdigit():
+                ports.release(connection.schema_name, int(key))
+        pm2.save()

@@ -120,6 +120,9 @@ def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -
         service.active_deployment.status == Status.ACTIVE
     )
     not_running = None if running else "Nothing is running"
+    # A crash loop with nothing to roll back to keeps restarting under PM2: it can be stopped.
+    stoppable = running or (service.active_deployment is not None
+                            and service.active_deployment.status == Status.CRASHED)
     buttons = []
     if allowed(request, Action.DEPLOY):
         buttons.append(Button("deploy", "Deploy", url("service_deploy"), no_source,
@@ -131,7 +134,7 @@ def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -
     if allowed(request, Action.RESTART):
         buttons.append(Button("restart", "Restart", url("service_restart"), not_running))
         buttons.append(Button(
-            "stop", "Stop", url("service_stop"), not_running, danger=True,
+            "stop", "Stop", url("service_stop"), None if stoppable else not_running, danger=True,
             confirm=f"Stop {service.name}? It stops serving until the next deploy.",
         ))
     return buttons

@@ -7,6 +7,7 @@ removes what this deployment created.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,30 +82,35 @@ def deploy_existing_release(deployment_id: int) -> None:
 
 
 def _run(deployment: Deployment, control: Control, steps: Callable[[], None]) -> None:
-    """Run the steps; turn every way they can end into the deployment's final status."""
+    """Run the steps; turn every way they can end into the deployment's final status. The
+    reason stored (and shown to every member) is masked like the log: app output in it may
+    echo a variable."""
     log = control.log
+
+    def fail(status: Status, reason: str) -> None:
+        reason = log.mask(reason)
+        log.write(reason if status == Status.CANCELLED else f"Failed: {reason}",
+                  phase=Phase.BUILD, stream=Stream.DEPLOY)
+        _give_up(deployment, status, reason)
+
     try:
         steps()
     except Cancelled:
-        log.write("Cancelled.", phase=Phase.BUILD, stream=Stream.DEPLOY)
-        _give_up(deployment, Status.CANCELLED, "Cancelled.")
+        fail(Status.CANCELLED, "Cancelled.")
     except TimedOut:
-        reason = f"The build took longer than {control.timeout_minutes} minutes and was stopped."
-        log.write(reason, phase=Phase.BUILD, stream=Stream.DEPLOY)
-        _give_up(deployment, Status.FAILED, reason)
+        fail(Status.FAILED,
+             f"The build took longer than {control.timeout_minutes} minutes and was stopped.")
     except (DeployFailed, SourceError, BuildError, CommandFailed, routes.RouteTaken,
             pm2.PM2Error, NoFreePort) as error:
-        log.write(f"Failed: {error}", phase=Phase.BUILD, stream=Stream.DEPLOY)
-        _give_up(deployment, Status.FAILED, str(error))
+        fail(Status.FAILED, str(error))
     except ValidationError as error:  # a setting the database holds that is no longer valid
-        reason = "Service settings: " + " ".join(error.messages)
-        log.write(f"Failed: {reason}", phase=Phase.BUILD, stream=Stream.DEPLOY)
-        _give_up(deployment, Status.FAILED, reason)
+        fail(Status.FAILED, "Service settings: " + " ".join(error.messages))
     except Exception:
         logger.exception("deployment %s of %s failed", deployment.pk, connection.schema_name)
-        log.write("Failed: an internal error of the panel (see the worker's log).",
-                  phase=Phase.BUILD, stream=Stream.DEPLOY)
-        _give_up(deployment, Status.FAILED, "Internal error of the panel.")
+        fail(Status.FAILED, "Internal error of the panel (see the worker's log).")
+    except BaseException:  # the actor's time limit, or the worker shutting down
+        fail(Status.FAILED, "The worker stopped this deployment (time limit or shutdown).")
+        raise
     finally:
         control.close()
         deployment.timings.setdefault("total", round(time.monotonic() - control.started, 3))
@@ -114,11 +120,16 @@ def _run(deployment: Deployment, control: Control, steps: Callable[[], None]) ->
 
 def _give_up(deployment: Deployment, status: Status, reason: str) -> None:
     """Undo what this deployment started; the previous active deployment is not touched."""
-    deployment.refresh_from_db(fields=["status"])
+    try:
+        deployment.refresh_from_db(fields=["status"])
+    except Deployment.DoesNotExist:  # deleted with its project meanwhile
+        stop_processes(deployment)
+        releases.remove_release_dir(Path(deployment.release_dir), deployment)
+        return
     if deployment.status == Status.ACTIVE:  # it went live; what failed after is cosmetic
         return
     stop_processes(deployment)
-    if deployment.release_dir and not deployment.source_deployment_id:
+    if deployment.release_dir:  # only its own: a rollback's directory is its source's marker
         releases.remove_release_dir(Path(deployment.release_dir), deployment)
     if deployment.status in (Status.QUEUED, Status.BUILDING, Status.DEPLOYING):
         try:
@@ -158,6 +169,9 @@ def _build(deployment: Deployment, control: Control) -> None:
     deployment.commit_sha, deployment.commit_message = commit.sha, commit.message[:2000]
     deployment.commit_author = commit.author[:200]
     deployment.save(update_fields=["commit_sha", "commit_message", "commit_author"])
+    # The sha is recorded; the repository's history stays out of the release (a static site
+    # would serve .git/, and apps have no use for it).
+    shutil.rmtree(release / "src" / ".git", ignore_errors=True)
     subject = commit.message.splitlines()[0] if commit.message else ""
     log.write(f"Commit {commit.sha[:12]}: {subject}", phase=Phase.FETCH, stream=Stream.DEPLOY)
     timed(deployment, "fetch", started)

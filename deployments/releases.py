@@ -139,3 +139,18 @@ def release_exists(deployment: Deployment) -> bool:
     return bool(deployment.release_dir) and _owned(Path(deployment.release_dir)) and (
         Path(deployment.release_dir) / MANIFEST
     ).exists()
+
+
+def remove_service_files(service_id: int) -> None:
+    """A deleted service's releases (those carrying the marker), caches and logs."""
+    part = Path(connection.schema_name) / str(service_id)
+    service_releases = releases_root() / part
+    if service_releases.is_dir():
+        for child in service_releases.iterdir():
+            remove_release_dir(child)
+        try:
+            service_releases.rmdir()
+        except OSError:
+            pass  # something the panel did not make is in there: left alone
+    for kind in ("cache", "logs"):
+        shutil.rmtree(settings.PAAS_APPS_DIR / kind / part, ignore_errors=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from deployments.logstream import LogWriter
@@ -32,6 +33,15 @@ HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.1
 KILL_GRACE_SECONDS = 5.0
 HOSTNAME = socket.gethostname()
+
+
+BUILD_MARKER = "PAAS_BUILD"
+
+
+def build_marker(schema_name: str, deployment_id: int) -> str:
+    """What every command of a build has in its environment under BUILD_MARKER: unique on the
+    host (deployment ids repeat across workspaces)."""
+    return f"{schema_name}:{deployment_id}"
 
 
 class Cancelled(Exception):
@@ -57,6 +67,9 @@ class Control:
         self.started = time.monotonic()
         self.slot: tuple[redis.Redis, str] | None = None
         self.starter: Starter | None = None
+        # In the environment of every command of this build, to recognise what is left of
+        # it if the worker dies (deployment ids repeat across workspaces).
+        self.marker = build_marker(connection.schema_name, deployment.pk)
         self.deadline: float | None = None
         self.timeout_minutes = 0
         self._last_beat = 0.0
@@ -93,7 +106,9 @@ class Control:
             heartbeat_at=timezone.now(), worker_host=HOSTNAME
         )
         self.log.flush()
-        if Deployment.objects.filter(pk=self.deployment.pk, cancel_requested=True).exists():
+        cancel = Deployment.objects.filter(pk=self.deployment.pk).values_list(
+            "cancel_requested", flat=True).first()
+        if cancel is None or cancel:  # cancelled, or deleted with its project
             raise Cancelled()
 
     def check(self) -> None:
@@ -112,6 +127,7 @@ class Control:
         """Run `argv` to completion with its output in the log; returns its exit status.
         Cancel and timeout kill the command's process group and raise."""
         argv = _with_parent_death_signal(argv)
+        env = {**env, BUILD_MARKER: self.marker}
         process = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, process_group=0,
@@ -129,7 +145,7 @@ class Control:
                 except subprocess.TimeoutExpired:
                     self.check()
                     self.log.flush_if_due()
-        except (Cancelled, TimedOut):
+        except BaseException:  # cancel, timeout, the actor's time limit, shutdown
             _kill_group(process)
             raise
         finally:
@@ -173,12 +189,12 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 def kill_orphaned_build(deployment: Deployment) -> bool:
     """Kill what is left of the build of a deployment whose worker died, if it ran on this
-    host: the processes of its recorded process group whose environment names the deployment
-    (the group's leader died with the worker; its children live on)."""
+    host: the processes of its recorded process group whose environment carries the build's
+    marker (the group's leader died with the worker; its children live on)."""
     pgid = deployment.build_pgid
     if not pgid or deployment.worker_host != HOSTNAME:
         return False
-    marker = f"PAAS_DEPLOYMENT_ID={deployment.pk}".encode()
+    marker = f"{BUILD_MARKER}={build_marker(connection.schema_name, deployment.pk)}".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue

@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
-from deployments import releases, routes
-from deployments.launch import changed
+from deployments import pm2, releases, routes
+from deployments.launch import changed, stop_processes
 from deployments.logstream import log_once
 from deployments.models import Deployment, Phase, Status, Trigger
 from projects.models import Service
@@ -131,18 +131,34 @@ def restart_service(service: Service, *, by: str = "") -> None:
 
 def stop_service(service: Service, *, by: str = "") -> None:
     """Stop serving: the active deployment is removed, its route dropped, its processes and
-    ports freed. Its release stays for a rollback."""
+    ports freed. Its release stays for a rollback. A crashed deployment that PM2 keeps
+    restarting (nothing to roll back to) is stopped the same way, keeping its status."""
     from deployments.tasks import stop_deployment
 
     with transaction.atomic():
         locked = Service.objects.select_for_update().get(pk=service.pk)
-        active = _active(locked)
-        active.transition(Status.REMOVED, reason=f"Stopped by {by}." if by else "Stopped.")
+        current = (Deployment.objects.select_for_update()
+                   .filter(pk=locked.active_deployment_id).first())
+        if current is None or current.status not in (Status.ACTIVE, Status.CRASHED):
+            raise DeployRefused("The service has no active deployment.")
+        if current.status == Status.ACTIVE:
+            current.transition(Status.REMOVED, reason=f"Stopped by {by}." if by else "Stopped.")
         locked.active_deployment = None
         locked.save(update_fields=["active_deployment"])
         routes.remove(locked)
-        transaction.on_commit(lambda: stop_deployment.send(active.pk))
+        transaction.on_commit(lambda: stop_deployment.send(current.pk))
     service.active_deployment = None
-    log_once(active, f"Stopped by {by or 'the panel'}.", phase=Phase.RUNTIME)
-    changed(active)
+    log_once(current, f"Stopped by {by or 'the panel'}.", phase=Phase.RUNTIME)
+    changed(current)
 
+
+def tear_down(service: Service) -> None:
+    """Remove what the service runs and keeps on the host, before it is deleted: builds in
+    progress are cancelled, its route dropped, its processes and ports freed, and its
+    releases, caches and logs removed (only what the panel created)."""
+    service.deployments.filter(status__in=IN_PROGRESS).update(cancel_requested=True)
+    routes.remove(service)
+    for deployment in service.deployments.all():
+        stop_processes(deployment)
+    releases.remove_service_files(service.pk)
+    pm2.save()

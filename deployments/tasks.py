@@ -8,7 +8,7 @@ from dramatiq_crontab import cron
 
 from deployments import launch, monitor, pipeline, pm2
 from deployments.logstream import log_once
-from deployments.models import Deployment, Phase, Status
+from deployments.models import Deployment, Phase, ProcessSample, Status
 
 MINUTE_MS = 60 * 1000
 
@@ -44,6 +44,11 @@ def restart_deployment(deployment_id: int) -> None:
     names = launch.process_names_of(deployment)
     if names:
         pm2.restart(names)
+        # Recorded, so that the monitor does not count these restarts as a crash loop.
+        ProcessSample.objects.bulk_create(
+            ProcessSample(deployment=deployment, process_name=name, status=monitor.RESTARTED)
+            for name in names
+        )
         log_once(deployment, f"Restarted {len(names)} process(es).", phase=Phase.RUNTIME)
     else:
         log_once(deployment, "No process to restart: the monitor will start them again.",

@@ -5,7 +5,8 @@ import logging
 import dramatiq
 from django.db import connection, transaction
 
-from projects.models import Project
+from deployments.services import tear_down
+from projects.models import Project, Service
 from tenants import events
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ def remove_project(project_id: int) -> None:
         if project is None:
             return
         name = project.name
+        for service in Service.objects.filter(environment__project=project):
+            tear_down(service)
         project.delete()
     logger.info("removed project %s from %s", project_id, connection.schema_name)
     events.publish(connection.schema_name, "projects_changed", removed=name)

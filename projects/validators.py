@@ -1,6 +1,7 @@
 """Checks of a service's source, shared by the forms, the API and the deploy engine (which
 checks again before it uses a value: the database may hold what an older version accepted)."""
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -50,6 +51,26 @@ def validate_repository_url(url: str) -> None:
         _ = parts.port  # ValueError for a port that is not a number
     except ValueError:
         raise ValidationError("The URL's port is not a number.") from None
+    if not local and _internal_host(parts.hostname):
+        raise ValidationError(
+            "This host is on the panel's own network (loopback, private or link-local); "
+            "use the repository's public URL."
+        )
+
+
+_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
+
+
+def _internal_host(hostname: str) -> bool:
+    """An address or name that points into the host's own network (without asking DNS)."""
+    name = hostname.lower().rstrip(".")
+    if name == "localhost" or name.endswith(_INTERNAL_SUFFIXES):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def validate_branch(branch: str) -> None:

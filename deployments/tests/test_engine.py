@@ -4,6 +4,7 @@ runs them under the test run's own PM2 and health-checks them over real HTTP."""
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from deployments import pm2
@@ -20,7 +21,7 @@ from deployments.tests.engine import (
     settle,
     wait_for,
 )
-from projects.models import Variable
+from projects.models import Service, Variable
 from tenants.models import PortAllocation, Route
 
 SECRET = "s3cr3t-value-that-must-not-leak"
@@ -107,6 +108,7 @@ def test_python_and_static_apps_serve(ws, repos, app, runtime, path, expect):
     assert deployment.runtime == runtime
     status, body = get(deployment.port, path)
     assert status == 200 and expect in str(body)
+    assert get(deployment.port, "/.git/config")[0] == 404, "the repository is served"
 
 
 def test_a_procfile_app_runs_its_worker_process_beside_web(ws, repos):
@@ -146,13 +148,20 @@ def test_a_failed_build_leaves_the_active_deployment_serving(ws, repos):
 
 def test_an_app_that_never_listens_fails_its_health_check_and_is_removed(ws, repos):
     repo = sample_apps.make_repo(repos, "mute", sample_apps.NEVER_LISTENS)
-    service = make_service(ws, repo, healthcheck_timeout=3)
+    service = make_service(ws, repo, healthcheck_timeout=3, start_command=(
+        'echo "connecting with $API_TOKEN"; echo "started, but never listening"; '
+        "exec sleep 86400"))
+    set_variable(ws, service, "API_TOKEN", SECRET)
 
     deployment = settle(ws, deploy(ws, service))
 
     assert deployment.status == Status.FAILED
     assert deployment.error_reason.startswith("Health check failed")
     assert "never listening" in deployment.error_reason  # the last lines of its output
+    # Members read the reason: a value the app printed is masked there as in the log.
+    assert "connecting with *****" in deployment.error_reason
+    assert SECRET not in deployment.error_reason
+    assert SECRET not in "\n".join(text for _, text in log_of(ws, deployment))
     assert not [info for info in pm2.jlist() if info.env_deployment_id == str(deployment.pk)]
     assert not PortAllocation.objects.filter(schema_name=ws.schema_name,
                                              deployment_id=deployment.pk).exists()
@@ -262,3 +271,29 @@ def test_settings_the_database_holds_are_checked_again_by_the_worker(ws, repos, 
     assert expect in deployment.error_reason.lower(), deployment.error_reason
     assert not [info for info in pm2.jlist() if info.env_deployment_id == str(deployment.pk)]
     assert not Path("/tmp/pwned-branch").exists()
+
+
+def test_deleting_a_project_removes_what_its_services_run(ws, repos):
+    from projects.services import delete_project
+
+    repo = sample_apps.make_repo(repos, "doomed", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    deployment = settle(ws, deploy(ws, service))
+    assert get(deployment.port)[0] == 200
+    with tenant_context(ws), transaction.atomic():
+        delete_project(service.environment.project)
+
+    def gone() -> bool:
+        with tenant_context(ws):
+            return not Service.objects.filter(pk=service.pk).exists()
+
+    assert wait_for(gone, 30)
+    assert not Route.objects.filter(schema_name=ws.schema_name, service_id=service.pk).exists()
+    assert not PortAllocation.objects.filter(schema_name=ws.schema_name,
+                                             deployment_id=deployment.pk).exists()
+    assert not [i for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)
+                and i.name.startswith(f"{ws.schema_name}.")]
+    assert not Path(deployment.release_dir).exists()
+    # The name is free again: a new service of that name deploys and gets the domain.
+    again = make_service(ws, sample_apps.make_repo(repos, "again", sample_apps.NODE_APP))
+    assert settle(ws, deploy(ws, again)).status == Status.ACTIVE

@@ -156,6 +156,14 @@ def test_a_crash_looping_release_is_marked_crashed_and_rolled_back(ws, tmp_path)
     assert any("Automatic rollback" in text for _, text in log_of(ws, rollback_deployment))
     assert any("Rolling back automatically" in text for _, text in log_of(ws, bad))
 
+    # Should the rollback crash too, the engine does not roll back again and again.
+    with tenant_context(ws):
+        monitor.handle_crash(Deployment.objects.select_related("service").get(
+            pk=rollback_deployment.pk), "crashed in a test")
+        assert Deployment.objects.filter(service=service).count() == 3
+        assert Deployment.objects.get(pk=rollback_deployment.pk).status == Status.CRASHED
+    assert any("not rolling back again" in text for _, text in log_of(ws, rollback_deployment))
+
 
 def test_the_monitor_resurrects_a_dead_pm2_daemon(ws, tmp_path):
     repo = sample_apps.make_repo(tmp_path, "phoenix", sample_apps.NODE_APP)

@@ -133,6 +133,13 @@ HOSTILE = [
     ("repository_url", "--upload-pack=touch /tmp/pwned"),
     ("repository_url", "https://github.com/acme/web\n.git"),
     ("repository_url", "https://token@github.com/acme/web"),
+    # The panel's own network: a scan of it through git's error messages.
+    ("repository_url", "https://127.0.0.1:5432/db.git"),
+    ("repository_url", "https://169.254.169.254/latest/meta-data"),
+    ("repository_url", "https://10.0.0.7/team/app.git"),
+    ("repository_url", "https://[::1]/app.git"),
+    ("repository_url", "https://localhost/app.git"),
+    ("repository_url", "https://gitlab.internal/app.git"),
     ("branch", "-f"),
     ("branch", "--orphan"),
     ("branch", "a..b"),
