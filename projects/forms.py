@@ -37,7 +37,24 @@ class ProjectForm(forms.ModelForm):
 # Services ---------------------------------------------------------------------------------
 
 
-class ServiceForm(forms.ModelForm):
+class SourceFieldsMixin:
+    """The checks of a service's repository URL and branch, shared by its forms."""
+
+    cleaned_data: dict
+
+    def clean_repository_url(self) -> str:
+        url = self.cleaned_data["repository_url"]
+        if url:
+            validate_repository_url(url)
+        return url
+
+    def clean_branch(self) -> str:
+        branch = self.cleaned_data["branch"] or "main"
+        validate_branch(branch)
+        return branch
+
+
+class ServiceForm(SourceFieldsMixin, forms.ModelForm):
     branch = forms.CharField(
         max_length=255, required=False, initial="main",
         help_text="Deployed from this branch; “main” when left blank.",
@@ -73,19 +90,9 @@ class ServiceForm(forms.ModelForm):
             raise ValidationError(f"This environment already has a service named {name}.")
         return name
 
-    def clean_repository_url(self) -> str:
-        url = self.cleaned_data["repository_url"]
-        if url:
-            validate_repository_url(url)
-        return url
-
-    def clean_branch(self) -> str:
-        branch = self.cleaned_data["branch"] or "main"
-        validate_branch(branch)
-        return branch
 
 
-class ServiceSettingsForm(forms.ModelForm):
+class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
     """A service's source, build and deploy settings. They apply from its next deployment;
     the deploy engine checks each again before it uses it."""
 
@@ -143,17 +150,6 @@ class ServiceSettingsForm(forms.ModelForm):
                 "An https:// git URL, or (on this host) a file:// URL or absolute path. "
                 "Leave blank to disconnect the source."
             )
-
-    def clean_repository_url(self) -> str:
-        url = self.cleaned_data["repository_url"]
-        if url:
-            validate_repository_url(url)
-        return url
-
-    def clean_branch(self) -> str:
-        branch = self.cleaned_data["branch"] or "main"
-        validate_branch(branch)
-        return branch
 
     def clean_root_directory(self) -> str:
         root = self.cleaned_data["root_directory"]

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 
 from deployments import pm2
+from deployments.tests.engine import remove_everything, running_worker
 
 
 def apps_dir_is_temporary() -> bool:
@@ -64,3 +65,18 @@ def pm2_prefix() -> Iterator[str]:
     dump = Path(settings.PAAS_PM2_HOME) / "dump.pm2"
     if dump.exists() and f'"name": "{prefix}' in dump.read_text(errors="replace"):
         pm2.save()  # or a later resurrect would start this test's processes again
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup: object) -> Iterator[object]:
+    """A real Dramatiq worker (build, deploy, default queues) for the module's tests."""
+    with running_worker() as process:
+        yield process
+
+
+@pytest.fixture
+def ws(committed_db: object, worker: object) -> Iterator[object]:
+    """Workspace A, with a worker; what the test deployed there is removed after it."""
+    workspace = committed_db.workspace_a
+    yield workspace
+    remove_everything(workspace)

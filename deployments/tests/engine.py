@@ -18,7 +18,8 @@ from django_tenants.utils import tenant_context
 from conftest import BASE_DIR, process_env
 from deployments import pm2
 from deployments.models import FINAL, Deployment, Status
-from projects.models import Project, Service
+from deployments.services import trigger_deployment
+from projects.models import Project, Service, Variable
 from projects.services import create_project
 from tenants.models import PortAllocation, Route, Workspace
 
@@ -133,3 +134,17 @@ def processes_with_env(entry: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def deploy(workspace: Workspace, service: Service, **kwargs: object) -> Deployment:
+    """What the Deploy button does, as the workspace's owner."""
+    with tenant_context(workspace):
+        return trigger_deployment(service, triggered_by="owner@a.example", **kwargs)
+
+
+def set_variable(workspace: Workspace, service: Service, key: str, value: str) -> None:
+    with tenant_context(workspace):
+        variable = (Variable.objects.filter(service=service, key=key).first()
+                    or Variable(service=service, key=key))
+        variable.set_value(value)
+        variable.save()

@@ -9,52 +9,26 @@ from django_tenants.utils import tenant_context
 
 from deployments import pm2
 from deployments.models import Deployment, Phase, Status
-from deployments.services import trigger_deployment
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
+    deploy,
     get,
     log_of,
     make_service,
     processes_with_env,
-    remove_everything,
-    running_worker,
+    set_variable,
     settle,
     wait_for,
 )
-from projects.models import Service, Variable
+from projects.models import Service
 from tenants.models import PortAllocation, Route
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 
 
-@pytest.fixture(scope="module")
-def worker(django_db_setup):
-    with running_worker() as process:
-        yield process
-
-
-@pytest.fixture
-def ws(committed_db, worker):
-    workspace = committed_db.workspace_a
-    yield workspace
-    remove_everything(workspace)
-
-
 @pytest.fixture
 def repos(tmp_path):
     return tmp_path
-
-
-def deploy(workspace, service, **kwargs) -> Deployment:
-    with tenant_context(workspace):
-        return trigger_deployment(service, triggered_by="owner@a.example", **kwargs)
-
-
-def set_variable(workspace, service, key, value):
-    with tenant_context(workspace):
-        variable = Variable(service=service, key=key)
-        variable.set_value(value)
-        variable.save()
 
 
 def test_a_node_app_is_built_started_health_checked_and_routed(ws, repos):

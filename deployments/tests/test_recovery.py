@@ -14,44 +14,17 @@ from django_tenants.utils import tenant_context
 from conftest import BASE_DIR, free_port, process_env
 from deployments import monitor, pm2
 from deployments.models import Deployment, Phase, Status, Trigger
-from deployments.services import rollback, trigger_deployment
+from deployments.services import rollback
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
+    deploy,
     get,
     log_of,
     make_service,
-    remove_everything,
-    running_worker,
+    set_variable,
     settle,
     wait_for,
 )
-from projects.models import Variable
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup):
-    with running_worker() as process:
-        yield process
-
-
-@pytest.fixture
-def ws(committed_db, worker):
-    workspace = committed_db.workspace_a
-    yield workspace
-    remove_everything(workspace)
-
-
-def deploy(workspace, service, **kwargs) -> Deployment:
-    with tenant_context(workspace):
-        return trigger_deployment(service, triggered_by="owner@a.example", **kwargs)
-
-
-def set_version(workspace, service, version: str) -> None:
-    with tenant_context(workspace):
-        variable = Variable.objects.filter(service=service, key="VERSION").first() or Variable(
-            service=service, key="VERSION")
-        variable.set_value(version)
-        variable.save()
 
 
 @pytest.fixture
@@ -75,7 +48,7 @@ def test_a_redeploy_under_continuous_polling_fails_no_request(ws, tmp_path, rout
     first = settle(ws, deploy(ws, service))
     host = f"web-{ws.slug}.apps.localhost"
     assert get(router, host=host)[1]["deployment"] == str(first.pk)
-    set_version(ws, service, "v2")
+    set_variable(ws, service, "VERSION", "v2")
 
     results: list[object] = []
     stop = threading.Event()
@@ -109,7 +82,7 @@ def test_rollback_reuses_the_release_and_variables_without_a_rebuild(ws, tmp_pat
     repo = sample_apps.make_repo(tmp_path, "roll", sample_apps.NODE_APP)
     service = make_service(ws, repo)
     first = settle(ws, deploy(ws, service))
-    set_version(ws, service, "v2")
+    set_variable(ws, service, "VERSION", "v2")
     sample_apps.commit(repo, {"CHANGELOG": "second\n"}, "Second commit")
     second = settle(ws, deploy(ws, service))
     assert get(second.port)[1]["version"] == "v2"
@@ -133,7 +106,7 @@ def test_a_crash_looping_release_is_marked_crashed_and_rolled_back(ws, tmp_path)
     service = make_service(ws, repo, restart_policy="always")
     good = settle(ws, deploy(ws, service))
     sample_apps.commit(repo, sample_apps.CRASH_LOOP, "Crash three seconds after start")
-    set_version(ws, service, "v2")
+    set_variable(ws, service, "VERSION", "v2")
     bad = settle(ws, deploy(ws, service))
     assert bad.status == Status.ACTIVE, "it passes its health check before it crashes"
 
