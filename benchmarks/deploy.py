@@ -8,7 +8,7 @@ the machine installs from; without it the app stays dependency-free and the figu
 - `deploy_vs_manual_ratio`: trigger-to-healthy through the engine (trigger_deployment → the
   deployment is active and its port answers 200) against, in the same run and alternating,
   the same steps by hand: `git clone --depth 1`, `npm ci` (a warm cache of its own, as the
-  engine's per-service cache is), `npm start`, first HTTP 200. BENCH_DEPLOY_ROUNDS (5) rounds
+  engine's per-service cache is), `npm start`, first HTTP 200. BENCH_DEPLOY_ROUNDS (7) rounds
   after one untimed warm-up of each; medians.
 - `rollback_seconds`: rollback() to serving (the router answers from the rollback's
   deployment); median of BENCH_ROLLBACK_ROUNDS (3).
@@ -45,7 +45,7 @@ from django_tenants.utils import tenant_context
 from benchmarks._database import temporary_database
 
 BENCH_DATABASE = "bench_deploy"
-ROUNDS = int(os.environ.get("BENCH_DEPLOY_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_DEPLOY_ROUNDS", "7"))
 ROLLBACK_ROUNDS = int(os.environ.get("BENCH_ROLLBACK_ROUNDS", "3"))
 BASE_DIR = Path(__file__).resolve().parent.parent
 PORT_RANGE = (31000, 31999)

@@ -6,9 +6,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, free_port, process_env
@@ -21,6 +23,7 @@ from deployments.tests.engine import (
     get,
     log_of,
     make_service,
+    remove_everything,
     set_variable,
     settle,
     wait_for,
@@ -166,3 +169,43 @@ def _answers(port: int, host: str | None = None, expect: int = 200) -> bool:
     except OSError:
         return False
 
+
+
+def test_restarts_a_user_asked_for_are_not_a_crash_loop(ws, tmp_path):
+    from deployments.services import restart_service
+
+    repo = sample_apps.make_repo(tmp_path, "restarts", sample_apps.NODE_APP)
+    service = make_service(ws, repo)
+    deployment = settle(ws, deploy(ws, service))
+    for _ in range(4):
+        with tenant_context(ws):
+            service.refresh_from_db()
+            restart_service(service, by="member@a.example")
+        done = len([t for _, t in log_of(ws, deployment) if t.startswith("Restarted")]) + 1
+        assert wait_for(lambda d=done: len([t for _, t in log_of(ws, deployment)
+                                            if t.startswith("Restarted")]) >= d, 20)
+    assert [i.restarts for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)] == [4]
+
+    with override_settings(PAAS_CRASH_RESTARTS=2):
+        monitor.run()
+
+    with tenant_context(ws):
+        assert Deployment.objects.get(pk=deployment.pk).status == Status.ACTIVE
+
+
+def test_a_deployment_no_worker_picked_up_is_failed_in_the_end(committed_db, tmp_path):
+    ws = committed_db.workspace_a
+    service = make_service(ws, "https://github.com/acme/web.git")
+    try:
+        with tenant_context(ws):
+            # Its message was lost: nothing will ever build it.
+            deployment = Deployment.objects.create(service=service, number=1)
+            Deployment.objects.filter(pk=deployment.pk).update(
+                created_at=timezone.now() - monitor.QUEUED_TIMEOUT - timedelta(seconds=1))
+        monitor.run()
+        with tenant_context(ws):
+            deployment.refresh_from_db()
+        assert deployment.status == Status.FAILED
+        assert "No worker picked this deployment up" in deployment.error_reason
+    finally:
+        remove_everything(ws)
