@@ -129,8 +129,8 @@ def fetch(
     url: str, branch: str, dest: Path, *, commit: str = "", log: Log, token: str = "",
     run: Runner | None = None,
 ) -> Commit:
-    """Check out the head of `branch` of `url` (or the exact `commit`, a full sha) into `dest`,
-    detached, and return what was checked out. `dest` must not exist or be empty; it is
+    """Check out the head of `branch` of `url` (or the exact `commit`, a full sha, detached)
+    into `dest`, and return what was checked out. `dest` must not exist or be empty; it is
     created, and removed again when fetching fails."""
     url, commit = _checked(url, branch, commit)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -149,11 +149,16 @@ def fetch(
             askpass.chmod(0o700)
             env.update(GIT_ASKPASS=str(askpass), **{TOKEN_VARIABLE: token})
         git = _Git(runner, env, dest)
-        git.run(["init", "--quiet", "--template=", "--initial-branch=deploy"], "git init")
-        sha = _fetch_commit(git, url, branch, commit, log) if commit else \
-            _fetch_branch(git, url, branch, log)
-        git.run(["checkout", "--quiet", "--detach", sha], f"Checking out {sha[:12]}")
-        author, _, subject = git.output(["log", "-1", "--format=%an%x00%s", "HEAD"]).partition("\0")
+        if commit:
+            git.run(["init", "--quiet", "--template=", "--initial-branch=deploy"], "git init")
+            sha = _fetch_commit(git, url, branch, commit, log)
+            git.run(["checkout", "--quiet", "--detach", sha], f"Checking out {sha[:12]}")
+        else:
+            _clone_branch(git, url, branch, log)  # one process: the common case, kept quick
+        sha, author, subject = (git.output(["log", "-1", "--format=%H%x00%an%x00%s", "HEAD"])
+                                .split("\0", 2) + ["", "", ""])[:3]
+        if not _SHA.fullmatch(sha):
+            raise SourceError(f"Branch “{branch}” of {url} does not point to a commit.")
         log(f"Checked out {sha[:12]} {subject}")
         return Commit(sha=sha, message=subject, author=author)
     except BaseException:
@@ -206,6 +211,18 @@ class _Git:
             self.argv(args), cwd=self.cwd, env=env, capture_output=True, timeout=60, check=False
         )
         return result.stdout.decode("utf-8", "replace").strip() if result.returncode == 0 else ""
+
+
+def _clone_branch(git: _Git, url: str, branch: str, log: Log) -> None:
+    """The head of `branch`, shallow, into the (empty) working directory."""
+    log(f"Fetching branch {branch} of {url}")
+    status = git.status(["clone", "--depth", "1", "--single-branch", "--no-tags",
+                         "--template=", "--branch", branch, "--", url, "."])
+    if status != 0:
+        raise SourceError(
+            f"Could not fetch branch “{branch}” of {url} (git exited with status {status}): "
+            "check that the repository and the branch exist and that the panel may read them."
+        )
 
 
 def _fetch_branch(git: _Git, url: str, branch: str, log: Log, *, depth: bool = True) -> str:

@@ -70,7 +70,7 @@ def git_out(checkout: Path, *args: str) -> str:
 
 # Fetching ----------------------------------------------------------------------------------
 
-def test_fetch_checks_out_the_branch_head_detached(tmp_path):
+def test_fetch_checks_out_the_branch_head(tmp_path):
     repo = make_repo(tmp_path, "app", NODE_APP)
     head = commit(repo, {"CHANGELOG": "v2\n"}, "Add a changelog\n\nWith a body that is dropped.")
     lines = []
@@ -82,8 +82,7 @@ def test_fetch_checks_out_the_branch_head_detached(tmp_path):
     assert (dest / "CHANGELOG").read_text() == "v2\n"
     assert (dest / "server.js").read_text() == NODE_APP["server.js"]
     assert git_out(dest, "rev-parse", "HEAD") == head
-    assert git_out(dest, "rev-parse", "--abbrev-ref", "HEAD") == "HEAD"  # detached
-    assert any(line.startswith("From file://") for line in lines)  # git's own output, logged
+    assert any(line.startswith("Cloning into") for line in lines)  # git's own output, logged
     assert lines[-1] == f"Checked out {head[:12]} Add a changelog"
 
 
@@ -161,8 +160,8 @@ def test_git_runs_with_a_clean_environment_and_argv(tmp_path, monkeypatch):
                             "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"}
         assert env["GIT_ALLOW_PROTOCOL"] == "https:file"
         assert env["GIT_TERMINAL_PROMPT"] == "0"
-    fetch_argv = next(argv for argv, _, _ in runner.calls if "fetch" in argv)
-    assert fetch_argv[-3:] == ["--", f"file://{repo}", "refs/heads/main"]
+    clone_argv = next(argv for argv, _, _ in runner.calls if "clone" in argv)
+    assert clone_argv[-5:] == ["--branch", "main", "--", f"file://{repo}", "."]
 
 
 # Hostile input ------------------------------------------------------------------------------
@@ -288,7 +287,7 @@ def test_the_token_is_masked_in_every_logged_line(tmp_path):
     lines = []
     fetch(repo, "main", tmp_path / "src", log=lines.append, token=TOKEN)
     assert not any(TOKEN in line for line in lines)
-    assert any(f"From file://{tmp_path}/{REDACTED}" in line for line in lines)
+    assert any(f"file://{tmp_path}/{REDACTED}" in line for line in lines)
 
 
 def test_the_token_is_not_in_errors(tmp_path):
