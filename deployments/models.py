@@ -173,7 +173,8 @@ class ProcessSample(models.Model):
 
     class Meta:
         ordering = ["-sampled_at"]
-        indexes = [models.Index(fields=["deployment", "sampled_at"])]
+        indexes = [models.Index(fields=["deployment", "sampled_at"]),
+                   models.Index(fields=["sampled_at"], name="process_sample_age")]
 
     def __str__(self) -> str:
         return f"{self.process_name} {self.status} at {self.sampled_at:%H:%M:%S}"

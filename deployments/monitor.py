@@ -34,6 +34,7 @@ INTERVAL_MS = 15_000
 IN_PROGRESS = (Status.BUILDING, Status.DEPLOYING)
 GONE = ("errored", "stopped")
 MONITOR_LOCK_SECONDS = 60
+SAMPLES_KEPT = timedelta(days=7)  # 4 samples a minute per process
 RESTARTED = "restarted"  # the status of the sample a requested restart leaves
 # A deployment nobody picked up (its message was lost) is failed after this long.
 QUEUED_TIMEOUT = timedelta(minutes=30)
@@ -127,6 +128,7 @@ def check_workspace(*, suspended: bool = False) -> None:
             handle_crash(deployment, reason)
     ProcessSample.objects.bulk_create(samples)
     _remove_leftovers(by_deployment, now)
+    ProcessSample.objects.filter(sampled_at__lt=now - SAMPLES_KEPT).delete()
 
 
 def _respawn(deployment: Deployment) -> None:

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, free_port, process_env
 from deployments import monitor, pm2
-from deployments.models import Deployment, Phase, Status, Trigger
+from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
 from deployments.services import rollback
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
@@ -207,5 +207,24 @@ def test_a_deployment_no_worker_picked_up_is_failed_in_the_end(committed_db, tmp
             deployment.refresh_from_db()
         assert deployment.status == Status.FAILED
         assert "No worker picked this deployment up" in deployment.error_reason
+    finally:
+        remove_everything(ws)
+
+
+def test_the_monitor_keeps_a_week_of_samples(committed_db):
+    ws = committed_db.workspace_a
+    service = make_service(ws, "https://github.com/acme/web.git")
+    try:
+        with tenant_context(ws):
+            deployment = Deployment.objects.create(service=service, number=1,
+                                                   status=Status.SUPERSEDED)
+            now = timezone.now()
+            for age in (timedelta(days=8), timedelta(days=6)):
+                ProcessSample.objects.create(deployment=deployment, process_name="p",
+                                             status="online", sampled_at=now - age)
+        monitor.run()
+        with tenant_context(ws):
+            ages = [now - sample.sampled_at for sample in deployment.samples.all()]
+        assert ages == [timedelta(days=6)]
     finally:
         remove_everything(ws)
