@@ -91,6 +91,14 @@ class Deployment(models.Model):
         return f"{self.service} #{self.number}"
 
     @property
+    def trigger_label(self) -> str:
+        """How the page names what started it: a manual build of an earlier deployment's
+        commit is a redeploy."""
+        if self.trigger == Trigger.MANUAL and self.source_deployment_id:
+            return "Redeploy"
+        return self.get_trigger_display()
+
+    @property
     def is_final(self) -> bool:
         return self.status in FINAL
 

@@ -212,7 +212,7 @@ def test_create_deploy_open_redeploy_without_downtime_and_roll_back(world, panel
                 expect(second).to_have_attribute("data-status", "active",
                                                  timeout=DEPLOY_TIMEOUT_MS)
                 expect(page.get_by_test_id("active-number")).to_have_text("#2")
-                expect(second.get_by_test_id("trigger")).to_contain_text("of #1")
+                expect(second.get_by_test_id("trigger")).to_contain_text("Redeploy of #1")
                 expect(first).to_have_attribute("data-status", "superseded")
                 expect(second.locator("[data-action=rollback]")).to_have_count(0)
                 second_id = deployment_id(second)
