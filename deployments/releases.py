@@ -61,8 +61,12 @@ def cache_dir_for(deployment: Deployment) -> Path:
     return path
 
 
+def _log_dir(deployment: Deployment) -> Path:
+    return settings.PAAS_APPS_DIR / "logs" / _service_part(deployment) / str(deployment.number)
+
+
 def log_dir_for(deployment: Deployment) -> Path:
-    path = settings.PAAS_APPS_DIR / "logs" / _service_part(deployment) / str(deployment.number)
+    path = _log_dir(deployment)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
@@ -127,6 +131,9 @@ def prune_releases(service_id: int) -> list[int]:
     removed = []
     for deployment in deployments:
         path = deployment.release_dir
+        if deployment.is_final and path not in keep:
+            # Its processes' output files (what mattered went to its log when it failed).
+            shutil.rmtree(_log_dir(deployment), ignore_errors=True)
         if not path or path in keep:
             continue
         # A rollback shares its source's directory: the marker names the source.

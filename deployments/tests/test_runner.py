@@ -140,6 +140,7 @@ def test_pruning_keeps_the_newest_releases_and_only_what_the_panel_made(workspac
         forged = new_deployment(service, 6, status=Status.FAILED,
                                 release_dir=str(stranger))
 
+        logs = {d.number: releases.log_dir_for(d) for d in made}
         removed = releases.prune_releases(service.pk)
 
     assert sorted(removed) == [1, 2]
@@ -147,3 +148,5 @@ def test_pruning_keeps_the_newest_releases_and_only_what_the_panel_made(workspac
     assert Path(made[2].release_dir).exists() and Path(made[3].release_dir).exists()
     assert (stranger / "data").read_text() == "keep me"
     assert forged.release_dir == str(stranger)
+    # The output files of the processes of the releases that went, too.
+    assert [number for number, path in sorted(logs.items()) if path.exists()] == [3, 4]
