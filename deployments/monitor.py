@@ -25,7 +25,7 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 from deployments import launch, pipeline, pm2, ports
 from deployments.logstream import log_once
 from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
-from deployments.runner import kill_orphaned_build
+from deployments.runner import HOSTNAME, kill_orphaned_build
 from projects.models import Service
 from tenants.models import PortAllocation, Workspace
 
@@ -103,8 +103,10 @@ def _processes_of_workspace() -> list[pm2.ProcessInfo]:
 def check_workspace(*, suspended: bool = False) -> None:
     now = timezone.now()
     _fail_abandoned(now)
-    active = list(Deployment.objects.filter(status=Status.ACTIVE).select_related(
-        "service__environment__project"))
+    # Only this host's: another host's monitor looks after what its PM2 runs.
+    active = list(Deployment.objects.filter(status=Status.ACTIVE)
+                  .filter(Q(worker_host=HOSTNAME) | Q(worker_host=""))
+                  .select_related("service__environment__project"))
     # Read after the active list (a deployment that went live meanwhile has its processes).
     by_deployment: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
     for info in _processes_of_workspace():
