@@ -19,6 +19,8 @@ class Status(models.TextChoices):
 
 
 FINAL = (Status.FAILED, Status.CRASHED, Status.CANCELLED, Status.SUPERSEDED, Status.REMOVED)
+# Not yet live nor over: what Cancel applies to and what a page refreshes for.
+IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
 
 # Which statuses each status may move to. Final statuses move nowhere.
 TRANSITIONS: dict[Status, frozenset[Status]] = {

@@ -24,14 +24,21 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 
 from deployments import launch, pipeline, pm2, ports
 from deployments.logstream import log_once
-from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
+from deployments.models import (
+    IN_PROGRESS,
+    Deployment,
+    IllegalTransition,
+    Phase,
+    ProcessSample,
+    Status,
+)
 from deployments.runner import HOSTNAME, kill_orphaned_build
 from projects.models import Service
 from tenants.models import PortAllocation, Workspace
 
 logger = logging.getLogger(__name__)
 INTERVAL_MS = 15_000
-IN_PROGRESS = (Status.BUILDING, Status.DEPLOYING)
+WORKER_HELD = (Status.BUILDING, Status.DEPLOYING)  # a worker runs them and beats
 GONE = ("errored", "stopped")
 MONITOR_LOCK_SECONDS = 60
 SAMPLES_KEPT = timedelta(days=7)  # 4 samples a minute per process
@@ -213,7 +220,7 @@ def _fail_abandoned(now: datetime) -> None:
     """Building or deploying deployments whose worker stopped beating."""
     timeout = settings.PAAS_HEARTBEAT_TIMEOUT_SECONDS
     cutoff = now - timedelta(seconds=timeout)
-    abandoned = Deployment.objects.filter(status__in=IN_PROGRESS).filter(
+    abandoned = Deployment.objects.filter(status__in=WORKER_HELD).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     ).select_related("service__environment__project")
     for deployment in abandoned:
@@ -236,7 +243,7 @@ def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
     ids = [int(key) for key in by_deployment if key.isdigit()]
     over = {str(pk) for pk, status, finished in Deployment.objects.filter(pk__in=ids)
             .values_list("pk", "status", "finished_at")
-            if status not in (Status.ACTIVE, *IN_PROGRESS, Status.QUEUED)
+            if status not in (Status.ACTIVE, *IN_PROGRESS)
             and (finished is None or finished < now - grace)}
     known = {str(pk) for pk in Deployment.objects.filter(pk__in=ids).values_list("pk", flat=True)}
     # A crashed deployment with nothing to roll back to stays the service's: PM2 keeps trying.

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments.models import Deployment, Phase, Status
+from deployments.models import IN_PROGRESS, Deployment, Phase, Status
 from deployments.services import latest_deployment, rollback_candidates
 from projects.models import Service
 from projects.references import public_domain
@@ -24,7 +24,6 @@ from tenants.access import allowed
 from tenants.roles import Action
 
 RECENT = 25
-IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
 WENT_LIVE = (Status.ACTIVE, Status.SUPERSEDED, Status.REMOVED, Status.CRASHED)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ from deployments import pm2, releases, routes
 from deployments.builders import BuildError, cache_env, detect
 from deployments.launch import DeployFailed, base_env, changed, deploy, stop_processes, timed
 from deployments.logstream import LogWriter, secret_values
-from deployments.models import Deployment, IllegalTransition, Phase, Status, Stream
+from deployments.models import IN_PROGRESS, Deployment, IllegalTransition, Phase, Status, Stream
 from deployments.ports import NoFreePort
 from deployments.runner import Cancelled, CommandFailed, Control, TimedOut, build_slot
 from deployments.source import SourceError, fetch, source_root
@@ -34,51 +35,56 @@ logger = logging.getLogger(__name__)
 
 def build_and_deploy(deployment_id: int) -> None:
     """The build actor's body: a queued deployment, from its repository to serving."""
-    deployment = (Deployment.objects.select_related("service__environment__project")
-                  .filter(pk=deployment_id).first())
-    if deployment is None or deployment.status != Status.QUEUED:
-        return  # cancelled while queued, or a second delivery of the message
-    with LogWriter(deployment) as log:
-        control = Control(deployment, log)
-        try:
-            deployment.transition(Status.BUILDING)
-        except IllegalTransition:
-            return
-        changed(deployment)
-        control.beat(force=True)
-        _run(deployment, control, lambda: _build(deployment, control))
+    with _claimed(deployment_id, Status.BUILDING) as claimed:
+        if claimed:
+            deployment, control = claimed
+            _run(deployment, control, lambda: _build(deployment, control))
 
 
 def deploy_existing_release(deployment_id: int) -> None:
     """The rollback actor's body: start the source deployment's release again, no build."""
-    deployment = (Deployment.objects.select_related("service__environment__project",
-                                                    "source_deployment")
-                  .filter(pk=deployment_id).first())
-    if deployment is None or deployment.status != Status.QUEUED:
-        return
-    with LogWriter(deployment) as log:
-        control = Control(deployment, log)
-        try:
-            deployment.transition(Status.DEPLOYING)
-        except IllegalTransition:
+    with _claimed(deployment_id, Status.DEPLOYING) as claimed:
+        if not claimed:
             return
-        changed(deployment)
-        control.beat(force=True)
+        deployment, control = claimed
 
         def steps() -> None:
             control.prepare_start()
             source = deployment.source_deployment
             if source is None or not releases.release_exists(source):
                 raise DeployFailed("The release to roll back to no longer exists.")
-            log.write(f"Rolling back to the release of #{source.number} "
-                      f"({source.commit_sha[:7] or 'no commit'}); no rebuild.",
-                      phase=Phase.RELEASE, stream=Stream.DEPLOY)
+            control.log.write(f"Rolling back to the release of #{source.number} "
+                              f"({source.commit_sha[:7] or 'no commit'}); no rebuild.",
+                              phase=Phase.RELEASE, stream=Stream.DEPLOY)
             values = read_snapshot(source)
             store_snapshot(deployment, values)
-            log.add_secrets(secret_values(values))
+            control.log.add_secrets(secret_values(values))
             deploy(deployment, control, values)
 
         _run(deployment, control, steps)
+
+
+@contextmanager
+def _claimed(deployment_id: int,
+             status: Status) -> Iterator[tuple[Deployment, Control] | None]:
+    """Move a queued deployment to `status` for this worker, with its log and control; None
+    when it is not queued (cancelled meanwhile, or a second delivery of the message)."""
+    deployment = (Deployment.objects.select_related("service__environment__project",
+                                                    "source_deployment")
+                  .filter(pk=deployment_id).first())
+    if deployment is None or deployment.status != Status.QUEUED:
+        yield None
+        return
+    with LogWriter(deployment) as log:
+        try:
+            deployment.transition(status)
+        except IllegalTransition:
+            yield None
+            return
+        changed(deployment)
+        control = Control(deployment, log)
+        control.beat(force=True)
+        yield deployment, control
 
 
 def _run(deployment: Deployment, control: Control, steps: Callable[[], None]) -> None:
@@ -131,7 +137,7 @@ def _give_up(deployment: Deployment, status: Status, reason: str) -> None:
     stop_processes(deployment)
     if deployment.release_dir:  # only its own: a rollback's directory is its source's marker
         releases.remove_release_dir(Path(deployment.release_dir), deployment)
-    if deployment.status in (Status.QUEUED, Status.BUILDING, Status.DEPLOYING):
+    if deployment.status in IN_PROGRESS:
         try:
             deployment.transition(status, reason=reason)
         except IllegalTransition:

@@ -10,10 +10,8 @@ from django.db.models import Max, QuerySet
 from deployments import pm2, releases, routes
 from deployments.launch import changed, stop_processes
 from deployments.logstream import log_once
-from deployments.models import Deployment, Phase, Status, Trigger
+from deployments.models import IN_PROGRESS, Deployment, Phase, Status, Trigger
 from projects.models import Service
-
-IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
 
 
 class DeployRefused(Exception):
