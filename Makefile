@@ -6,12 +6,15 @@ PY := $(VENV)/bin/python
 PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	if [ -x "$$(command -v $$p 2>/dev/null)" ] && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then echo $$p; break; fi; done)
 
-.PHONY: run test bench install assets lint clean-data
+# The browser tests drive Debian's Chromium; `make test` installs it when it is missing.
+export CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test bench install assets lint clean-data browser
 
 run: install
 	$(PY) -m config.localenv run
 
-test: install
+test: install browser
 	$(PY) -m config.localenv test $(ARGS)
 
 bench: install
@@ -43,6 +46,17 @@ static/vendor/.installed: node_modules/.installed
 
 static/css/app.css: node_modules/.installed assets/app.css $(shell find templates -name '*.html')
 	npx --no-install tailwindcss -i assets/app.css -o static/css/app.css --minify
+
+# Chromium for the browser tests: present, or installed with apt-get (as root, or through
+# sudo without a password), or a one-line error that says how to get it.
+browser:
+	@test -x "$(CHROMIUM)" && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+	if ! command -v apt-get >/dev/null || [ "$$sudo" = none ]; then \
+	  echo "The browser tests need Chromium at $(CHROMIUM): install Debian's chromium package (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; exit 1; fi; \
+	echo "Installing Debian's chromium for the browser tests (apt-get)"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
+	test -x "$(CHROMIUM)" || { echo "apt-get did not install $(CHROMIUM); install Chromium and set CHROMIUM=/path/to/chromium."; exit 1; }
 
 assets: static/css/app.css static/vendor/.installed
 

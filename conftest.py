@@ -30,6 +30,25 @@ from tenants.services import create_workspace
 
 BASE_DIR = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery staple"
+# Test data from outside the project (its README says where each file comes from).
+FIXTURES = BASE_DIR / "tests" / "fixtures"
+# The browser tests drive Debian's Chromium (`make test` installs it when it can).
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests without a browser are an error of the set-up, never a silent skip."""
+    wants_browser = any(item.get_closest_marker("browser") for item in items)
+    if wants_browser and not os.access(CHROMIUM, os.X_OK):
+        raise pytest.UsageError(
+            f"The browser tests need Chromium at {CHROMIUM}: run `make test` as root on "
+            "Debian (it installs the chromium package), `sudo apt-get install chromium`, or "
+            "set CHROMIUM to a Chromium binary; `-m 'not browser'` runs the others."
+        )
 
 
 @dataclass

@@ -188,7 +188,6 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workspace_list"
-LOGOUT_REDIRECT_URL = "login"
 
 # One login on the root domain reaches every workspace subdomain.
 SESSION_COOKIE_DOMAIN = f".{PAAS_DOMAIN}"

@@ -1,12 +1,12 @@
 """URLs of a workspace's subdomain (<slug>.PAAS_DOMAIN)."""
 
-from django.contrib.auth.views import LogoutView
 from django.urls import include, path, register_converter
 
 from projects import views as project_views
 from projects import views_services as service_views
 from projects import views_variables as variable_views
 from projects.admin import workspace_admin
+from tenants import views as tenant_views
 
 # <owner_kind:kind>: "services" or "environments" (a service's variables, or shared ones).
 register_converter(variable_views.OwnerKindConverter, "owner_kind")
@@ -39,6 +39,6 @@ urlpatterns = [
          name="variable_delete"),
     path(f"{VARIABLES}staged/<int:change_id>/undo/", variable_views.staged_undo,
          name="staged_undo"),
-    path("logout/", LogoutView.as_view(), name="logout"),
+    path("logout/", tenant_views.logout_view, name="logout"),
     path("admin/", workspace_admin.urls),
 ]

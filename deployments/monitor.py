@@ -48,11 +48,18 @@ QUEUED_TIMEOUT = timedelta(minutes=30)
 AUTO_ROLLBACK = "auto-rollback"  # triggered_by of the rollbacks the monitor starts
 
 
+def monitor_lock_key() -> str:
+    """The Redis key of this host's monitor lock. Not `<namespace>:monitor`: Dramatiq keeps
+    the `monitor` queue's message list under that key, and a lock there breaks the queue
+    (WRONGTYPE from its dispatch script)."""
+    namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
+    return f"{namespace}:lock:monitor:{HOSTNAME}"
+
+
 def run() -> None:
     """One pass over every workspace; passes never overlap (a Redis lock)."""
     lock = redis.Redis.from_url(settings.REDIS_URL).lock(
-        f"{settings.DRAMATIQ_BROKER['OPTIONS']['namespace']}:monitor", timeout=MONITOR_LOCK_SECONDS,
-        blocking=False)
+        monitor_lock_key(), timeout=MONITOR_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return
     try:

@@ -4,13 +4,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.forms import LoginForm, SignupForm, WorkspaceForm
 from tenants.middleware import panel_url
@@ -63,6 +63,14 @@ def workspace_netloc(url: str) -> list[str]:
 
 
 login_view = PanelLoginView.as_view()
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (on the root domain or any workspace's: one session serves both) and go to
+    the log-in page of the root domain."""
+    logout(request)
+    return HttpResponseRedirect(panel_url(request, "/login/"))
 
 
 @login_required

@@ -3,7 +3,6 @@
 import base64
 import json
 import os
-from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -13,6 +12,7 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
+from conftest import FIXTURES
 from deployments.models import Deployment
 from projects import crypto
 from projects.crypto import (
@@ -25,7 +25,6 @@ from projects.models import Environment, Project, Service, StagedChange, Variabl
 from projects.services import create_project
 from projects.variables import read_snapshot, store_snapshot
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/fixtures"
 WYCHEPROOF = FIXTURES / "wycheproof-aes_gcm_test.json"
 SECRET = "s3cr3t-Value-that-must-not-leak"
 

@@ -1,7 +1,7 @@
 """The panel in a real Chromium: sign up, create a workspace, create a project.
 
 Runs against uvicorn (the `panel_server` fixture) with real commits, so it removes the user
-and the workspace it creates. Chromium is Debian's, at /usr/bin/chromium; *.localhost names
+and the workspace it creates. Chromium is Debian's (conftest.CHROMIUM); *.localhost names
 resolve to the loopback address, so workspace subdomains work without /etc/hosts entries.
 """
 
@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from tenants.models import Domain, Membership, User, Workspace
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS = Path(os.environ.get("PAAS_SCREENSHOT_DIR", "/tmp"))
 TIMEOUT_MS = 15_000
 

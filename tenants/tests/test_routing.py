@@ -68,3 +68,19 @@ def test_suspended_workspace_shows_a_clear_page(people, client_for):
     response = client_for(people.owner, people.workspace_a).get("/")
     assert response.status_code == 403
     assert b"is suspended" in response.content
+
+
+@pytest.mark.parametrize("where", ["workspace", "root"])
+def test_log_out_from_any_page_ends_the_session_and_shows_the_login(people, where):
+    """The navbar's "Log out" posts to /logout/ of the page's own host."""
+    host = people.workspace_a.hostname if where == "workspace" else "panel.localhost"
+    client = Client(HTTP_HOST="panel.localhost")
+    client.post("/login/", {"username": "owner@a.example",
+                            "password": "correct horse battery staple"})
+    page = client.get("/", HTTP_HOST=host)
+    assert b'action="/logout/"' in page.content
+    response = client.post("/logout/", HTTP_HOST=host)
+    assert response.status_code == 302
+    assert response["Location"] == "http://panel.localhost/login/"
+    assert client.get("/", HTTP_HOST=people.workspace_a.hostname).status_code == 302
+    assert client.get(response["Location"]).status_code == 200
