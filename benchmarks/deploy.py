@@ -240,7 +240,7 @@ def rollback_to(workspace: object, target: object, router_port: int, host: str) 
 
 
 def run() -> dict[str, dict]:
-    from deployments import pm2
+    from deployments.engine import pm2
     from projects.models import Service
     from projects.references import public_domain
     from projects.services import create_project
@@ -272,7 +272,7 @@ def run() -> dict[str, dict]:
             router_port = free_port()
             worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1",
                       "--threads", "2", "--queues", "build", "deploy", "default"]
-            router = [sys.executable, "-m", "uvicorn", "deployments.router:application",
+            router = [sys.executable, "-m", "uvicorn", "devrouter.app:application",
                       "--host", "127.0.0.1", "--port", str(router_port), "--no-access-log"]
             with (background(worker, env, root / "worker.log"),
                   background(router, env, root / "router.log")):

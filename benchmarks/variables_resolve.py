@@ -113,7 +113,7 @@ def populate() -> object:
 
 def raw_material(service: object) -> list[tuple[object, bytes, bytes, bytes]]:
     """For each of the service's ciphertexts: the AESGCM of its key, nonce, sealed bytes, AAD."""
-    from projects.crypto import keyring, split
+    from core.crypto import keyring, split
     from projects.models import Variable
 
     ring = keyring()

@@ -11,14 +11,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from deployments.routing import websocket_urlpatterns  # noqa: E402
-from tenants.asgi import WorkspaceMiddleware  # noqa: E402
+from config.urls_websocket import websocket_urlpatterns  # noqa: E402
+from tenants.asgi import WorkspaceScopeMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(WorkspaceMiddleware(URLRouter(websocket_urlpatterns)))
+            AuthMiddlewareStack(WorkspaceScopeMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

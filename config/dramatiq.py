@@ -3,6 +3,9 @@
 The broker itself is configured by django_dramatiq from settings.DRAMATIQ_BROKER; this module
 holds the middleware it lists. On enqueue it stamps the current schema on the message; before
 the actor runs it switches the worker's connection to that schema, and back to public after.
+
+django_dramatiq builds the broker, and so imports this module, while Django populates its
+app registry: models (and Django's connection) can only be imported once a message arrives.
 """
 
 from typing import Any

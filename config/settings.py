@@ -90,7 +90,7 @@ PAAS_ENCRYPTION_KEYS = required_in_production(
     "PAAS_ENCRYPTION_KEYS", lambda: localenv.generated_secret(PAAS_DATA_DIR, "encryption_key", 32)
 )
 try:  # a malformed keyring stops start-up, naming the variable (never the key)
-    from projects.crypto import Keyring, KeyringError
+    from core.crypto import Keyring, KeyringError
 
     Keyring.parse(PAAS_ENCRYPTION_KEYS)
 except KeyringError as error:
@@ -137,7 +137,7 @@ ROOT_URLCONF = "config.urls_tenant"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
-    "tenants.middleware.WorkspaceMiddleware",
+    "tenants.middleware.WorkspaceRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

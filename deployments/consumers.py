@@ -7,8 +7,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django_tenants.utils import tenant_context
 
-from tenants.events import events_group
-from tenants.models import Membership
+from core.events import events_group
+from projects.models import Project
+from tenants.access import membership_for
 from tenants.roles import Action, can
 
 # Close codes: the HTTP status a page would have answered, in the 4000 range. A refused
@@ -48,7 +49,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def role_of(self, user: object) -> str | None:
-        membership = Membership.objects.for_user(user).filter(workspace=self.workspace).first()
+        membership = membership_for(user, self.workspace)
         return membership.role if membership else None
 
     def in_workspace(self, function: object) -> object:
@@ -83,8 +84,6 @@ class WorkspaceEventsConsumer(WorkspaceConsumer):
             await self.send(text_data=html)
 
     def render_project_list(self) -> str:
-        from projects.models import Project
-
         projects = Project.objects.visible().prefetch_related("environments__services")
         return render_to_string(
             "projects/workspace_home.html#project-list",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.db import models, transaction
+from django.db.models import Max
 from django.utils import timezone
+
+from core.events import publish_on_commit
 
 
 class Status(models.TextChoices):
@@ -18,9 +21,21 @@ class Status(models.TextChoices):
     REMOVED = "removed", "Removed"
 
 
-FINAL = (Status.FAILED, Status.CRASHED, Status.CANCELLED, Status.SUPERSEDED, Status.REMOVED)
+# Named groups of statuses: every question about "which statuses" is answered here, pages
+# and templates (through the Deployment properties) included.
+# Over: the deployment moves nowhere any more.
+Status.FINAL = (Status.FAILED, Status.CRASHED, Status.CANCELLED, Status.SUPERSEDED,
+                Status.REMOVED)
 # Not yet live nor over: what Cancel applies to and what a page refreshes for.
-IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
+Status.IN_PROGRESS = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
+# A worker runs them and beats their heartbeat.
+Status.WORKER_HELD = (Status.BUILDING, Status.DEPLOYING)
+# Went live at some point (its duration is the build and the start, not since).
+Status.WENT_LIVE = (Status.ACTIVE, Status.SUPERSEDED, Status.REMOVED, Status.CRASHED)
+# Served successfully: their releases are the ones kept for rollbacks.
+Status.SUCCEEDED = (Status.ACTIVE, Status.SUPERSEDED, Status.REMOVED)
+# An earlier deployment that can be rolled back to (when its release is kept).
+Status.ROLLBACK_SOURCES = (Status.SUPERSEDED, Status.REMOVED)
 
 # Which statuses each status may move to. Final statuses move nowhere.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -30,7 +45,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.BUILDING: frozenset({Status.DEPLOYING, Status.FAILED, Status.CANCELLED}),
     Status.DEPLOYING: frozenset({Status.ACTIVE, Status.FAILED, Status.CANCELLED}),
     Status.ACTIVE: frozenset({Status.SUPERSEDED, Status.CRASHED, Status.REMOVED}),
-    **{status: frozenset() for status in FINAL},
+    **{status: frozenset() for status in Status.FINAL},
 }
 
 
@@ -45,6 +60,33 @@ class Trigger(models.TextChoices):
     ROLLBACK = "rollback", "Rollback"
     API = "api", "API"
     CLI = "cli", "CLI"
+
+
+class DeploymentQuerySet(models.QuerySet["Deployment"]):
+    def visible(self) -> DeploymentQuerySet:
+        """Deployments a page may show: not those of a project being deleted."""
+        return self.filter(service__environment__project__deleting=False).select_related(
+            "service__environment__project", "service__active_deployment", "source_deployment")
+
+    def in_progress(self) -> DeploymentQuerySet:
+        return self.filter(status__in=Status.IN_PROGRESS)
+
+    def rollback_targets(self, service: object) -> DeploymentQuerySet:
+        """Earlier successful deployments of `service` whose release is still kept on their
+        host (a database fact: the web process never looks at an engine host's disk)."""
+        return self.filter(service=service, status__in=Status.ROLLBACK_SOURCES,
+                           release_kept=True).exclude(release_dir="").exclude(
+            pk=getattr(service, "active_deployment_id", None) or 0)
+
+    def create_next(self, service: object, trigger: str, triggered_by: str,
+                    **fields: object) -> Deployment:
+        """The service's next deployment (numbered under a lock on the service row)."""
+        locked = type(service).objects.select_for_update().get(pk=service.pk)
+        last = self.filter(service=locked).aggregate(last=Max("number"))["last"] or 0
+        deployment = self.create(service=locked, number=last + 1, trigger=trigger,
+                                 triggered_by=triggered_by[:254], **fields)
+        deployment.publish_changed()
+        return deployment
 
 
 class Deployment(models.Model):
@@ -62,6 +104,11 @@ class Deployment(models.Model):
     commit_author = models.CharField(max_length=200, blank=True)
     variables_snapshot = models.BinaryField(null=True, blank=True)
     release_dir = models.CharField(max_length=500, blank=True)
+    # Whether its release directory is still on its host (set by the engine when the release
+    # is built, cleared when it is pruned): what rollbacks are offered from.
+    release_kept = models.BooleanField(default=False)
+    # Started by the monitor after a crash, not by a person: never rolled back again.
+    automatic = models.BooleanField(default=False)
     port = models.PositiveIntegerField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="seconds spent in each phase")
     error_reason = models.TextField(blank=True)
@@ -83,6 +130,8 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DeploymentQuerySet.as_manager()
+
     class Meta:
         ordering = ["-number"]
         constraints = [
@@ -102,7 +151,20 @@ class Deployment(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL
+        return self.status in Status.FINAL
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in Status.IN_PROGRESS
+
+    @property
+    def has_failed(self) -> bool:
+        return self.status in (Status.FAILED, Status.CRASHED)
+
+    def publish_changed(self) -> None:
+        """Tell the workspace's open pages, once the transaction commits."""
+        publish_on_commit("deployment_changed", service_id=self.service_id,
+                          deployment_id=self.pk, status=str(self.status))
 
     def transition(self, to: Status, *, reason: str = "") -> None:
         """Move to status `to`, or raise IllegalTransition. The one place statuses change.
@@ -116,7 +178,7 @@ class Deployment(models.Model):
         changes: dict[str, object] = {"status": to}
         if to == Status.BUILDING or (to == Status.DEPLOYING and self.started_at is None):
             changes["started_at"] = now
-        if to in FINAL or to == Status.ACTIVE:
+        if to in Status.FINAL or to == Status.ACTIVE:
             changes["finished_at"] = now
         if reason:
             changes["error_reason"] = reason
@@ -129,6 +191,7 @@ class Deployment(models.Model):
                 )
         for field, value in changes.items():
             setattr(self, field, value)
+        self.publish_changed()
 
 
 class Stream(models.TextChoices):
@@ -180,6 +243,8 @@ class ProcessSample(models.Model):
     cpu_percent = models.FloatField(default=0)
     memory_bytes = models.PositiveBigIntegerField(default=0)
     sampled_at = models.DateTimeField(default=timezone.now)
+    # Left by a restart a user asked for: the monitor does not count it as a crash.
+    requested_restart = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-sampled_at"]

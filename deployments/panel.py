@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments.models import IN_PROGRESS, Deployment, Phase, Status
+from deployments.models import Deployment, Phase, Status
 from deployments.services import latest_deployment, rollback_candidates
 from projects.models import Service
 from projects.references import public_domain
@@ -24,15 +23,6 @@ from tenants.access import allowed
 from tenants.roles import Action
 
 RECENT = 25
-WENT_LIVE = (Status.ACTIVE, Status.SUPERSEDED, Status.REMOVED, Status.CRASHED)
-
-
-def deployments() -> QuerySet[Deployment]:
-    """Deployments a page may show: not those of a project being deleted."""
-    return Deployment.objects.filter(
-        service__environment__project__deleting=False
-    ).select_related("service__environment__project", "service__active_deployment",
-                     "source_deployment")
 
 
 @dataclass(frozen=True)
@@ -70,7 +60,7 @@ class Panel:
     @property
     def in_progress(self) -> bool:
         """Whether a deployment is under way (the section then refreshes itself)."""
-        return any(deployment.status in IN_PROGRESS for deployment in self.deployments)
+        return any(deployment.is_in_progress for deployment in self.deployments)
 
     @property
     def service_url(self) -> str:
@@ -151,7 +141,7 @@ def duration_of(deployment: Deployment) -> timedelta | None:
     """How long the deployment took: while it runs, since it started; once done, the sum of
     its phases (its finished_at moves again when it is superseded or stopped), else from its
     start to its end. None when it never started."""
-    if deployment.status in IN_PROGRESS:
+    if deployment.is_in_progress:
         if deployment.started_at is None:
             return None
         return max(timezone.now() - deployment.started_at, timedelta(0))
@@ -161,7 +151,8 @@ def duration_of(deployment: Deployment) -> timedelta | None:
     phases = sum(timing.seconds for timing in phase_timings(deployment))
     if phases:
         return timedelta(seconds=phases)
-    if deployment.status in WENT_LIVE or None in (deployment.started_at, deployment.finished_at):
+    if (deployment.status in Status.WENT_LIVE
+            or None in (deployment.started_at, deployment.finished_at)):
         return None
     return max(deployment.finished_at - deployment.started_at, timedelta(0))
 

@@ -1,7 +1,7 @@
 """The public routing table (tenants.models.Route): a service's domain → its serving ports.
 
 Traefik's configuration is generated from these rows in a later issue; until then the
-development router (deployments.router) reads them. Rows are written from the structured
+development router (devrouter.app) reads them. Rows are written from the structured
 values here, never from strings a user typed.
 """
 

@@ -1,28 +1,43 @@
-"""Actors of the deploy engine (Dramatiq). They take ids, never secrets, and run in the schema
-of the workspace that enqueued them (config.dramatiq). The deployment row is the truth: a
-second delivery of a message finds its deployment no longer queued and does nothing."""
+"""Actors of the deploy engine (Dramatiq): the only module that imports deployments.engine.
+
+They take ids, never secrets, and run in the schema of the workspace that enqueued them
+(config.dramatiq). The deployment row is the truth: a second delivery of a message finds its
+deployment no longer queued and does nothing.
+"""
+
+from __future__ import annotations
 
 import dramatiq
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
+from django_tenants.utils import tenant_context
 from dramatiq_crontab import cron
 
-from deployments import launch, monitor, pipeline, pm2
-from deployments.logstream import log_once
-from deployments.models import Deployment, Phase, ProcessSample, Status
+from deployments.engine import launch, monitor, pipeline, pm2, releases
+from deployments.logs import log_once
+from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
 
 MINUTE_MS = 60 * 1000
+AUTOMATIC_ROLLBACK = "automatic rollback"  # who started it, as the page says
 
 
 @dramatiq.actor(queue_name="build", time_limit=70 * MINUTE_MS, max_retries=0)
 def build_deployment(deployment_id: int) -> None:
     """Fetch, build, release, start, health-check and switch a queued deployment."""
-    pipeline.build_and_deploy(deployment_id)
+    stop_after_drain(pipeline.build_and_deploy(deployment_id))
 
 
 @dramatiq.actor(queue_name="deploy", time_limit=15 * MINUTE_MS, max_retries=0)
 def deploy_release(deployment_id: int) -> None:
     """Start an existing release again (rollback): no fetch, no build."""
-    pipeline.deploy_existing_release(deployment_id)
+    stop_after_drain(pipeline.deploy_existing_release(deployment_id))
+
+
+def stop_after_drain(superseded_id: int | None) -> None:
+    """The deployment a switch superseded keeps serving PAAS_DRAIN_SECONDS, then stops."""
+    if superseded_id is not None:
+        stop_deployment.send_with_options(args=(superseded_id,),
+                                          delay=int(settings.PAAS_DRAIN_SECONDS * 1000))
 
 
 @dramatiq.actor(queue_name="deploy", time_limit=2 * MINUTE_MS, max_retries=3)
@@ -46,7 +61,8 @@ def restart_deployment(deployment_id: int) -> None:
         pm2.restart(names)
         # Recorded, so that the monitor does not count these restarts as a crash loop.
         ProcessSample.objects.bulk_create(
-            ProcessSample(deployment=deployment, process_name=name, status=monitor.RESTARTED)
+            ProcessSample(deployment=deployment, process_name=name, status="restarted",
+                          requested_restart=True)
             for name in names
         )
         log_once(deployment, f"Restarted {len(names)} process(es).", phase=Phase.RUNTIME)
@@ -55,11 +71,24 @@ def restart_deployment(deployment_id: int) -> None:
                  phase=Phase.RUNTIME)
 
 
+@dramatiq.actor(queue_name="deploy", time_limit=5 * MINUTE_MS, max_retries=3)
+def remove_service_files(service_id: int, deployment_ids: list[int]) -> None:
+    """What a deleted service ran and kept on this host: its processes and ports, releases,
+    caches and logs (only what the panel created). Its rows are gone already."""
+    for deployment_id in deployment_ids:
+        launch.stop_processes_of(deployment_id)
+    releases.remove_service_files(service_id)
+    pm2.save()
+
+
 @dramatiq.actor(queue_name="monitor", time_limit=MINUTE_MS, max_retries=0)
 def monitor_processes() -> None:
-    """Read PM2's process list, record samples, detect crashes, and reconcile."""
+    """Read PM2's process list, record samples, detect crashes and roll back from them, and
+    reconcile."""
     assert connection.schema_name == "public"
-    monitor.run()
+    for crash in monitor.run():
+        with tenant_context(crash.workspace):
+            roll_back_after_crash(crash)
 
 
 @cron("* * * * *")
@@ -68,3 +97,40 @@ def schedule_monitor() -> None:
     """The clock ticks every minute; the monitor runs every 15 seconds."""
     for delay in range(0, MINUTE_MS, monitor.INTERVAL_MS):
         monitor_processes.send_with_options(delay=delay)
+
+
+def roll_back_after_crash(crash: monitor.Crash) -> None:
+    """Start the last healthy release again after a crash, as an automatic rollback."""
+    crashed = (Deployment.objects.select_related("service").filter(pk=crash.deployment_id)
+               .first())
+    if crashed is None:
+        return
+    # Never the release that just crashed (a rollback's is its source's).
+    target = (Deployment.objects.rollback_targets(crashed.service)
+              .filter(number__lt=crashed.number).exclude(release_dir=crashed.release_dir)
+              .first())
+    if target is None:
+        log_once(crashed, "No earlier healthy release to roll back to; deploy a fix.",
+                 phase=Phase.MONITOR)
+        return
+    new = start_rollback(target, triggered_by=AUTOMATIC_ROLLBACK, automatic=True,
+                         reason=f"Automatic rollback: #{crashed.number} crashed ({crash.reason}).")
+    log_once(crashed, f"Rolling back automatically to #{target.number} (as #{new.number}).",
+             phase=Phase.MONITOR)
+
+
+def start_rollback(target: Deployment, *, triggered_by: str, reason: str = "",
+                   automatic: bool = False) -> Deployment:
+    """A new deployment that starts `target`'s release again with its variables snapshot:
+    no fetch, no build. Sent to the worker once the transaction commits."""
+    with transaction.atomic():
+        new = Deployment.objects.create_next(
+            target.service, Trigger.ROLLBACK, triggered_by, source_deployment=target,
+            commit_sha=target.commit_sha, commit_message=target.commit_message,
+            commit_author=target.commit_author, release_dir=target.release_dir,
+            automatic=automatic,
+        )
+        transaction.on_commit(lambda: deploy_release.send(new.pk))
+    if reason:
+        log_once(new, reason, phase=Phase.RELEASE)
+    return new

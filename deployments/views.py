@@ -17,9 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from deployments.models import Deployment, LogLine
 from deployments.panel import (
-    IN_PROGRESS,
     Notice,
-    deployments,
     panel_for,
     phase_timings,
     service_url,
@@ -35,7 +33,6 @@ from deployments.services import (
     trigger_deployment,
 )
 from projects.models import Service
-from projects.views_variables import services
 from tenants.access import allowed, get_for
 from tenants.roles import Action
 
@@ -47,7 +44,8 @@ LOG_LIMIT = 5000  # lines a page shows (the last ones); the stream continues fro
 def respond(request: HttpRequest, service: Service, notice: Notice) -> HttpResponse:
     """The fresh deployments section (htmx), or back to the service page with a message."""
     if request.htmx:
-        fresh = services().get(pk=service.pk)  # the action may have changed what it shows
+        # The action may have changed what the section shows.
+        fresh = Service.objects.visible().get(pk=service.pk)
         return render(request, PANEL, {"panel": panel_for(request, fresh, notice, oob=True)})
     (messages.error if notice.error else messages.success)(request, notice.text)
     return redirect("service_detail", service_id=service.pk)
@@ -67,7 +65,7 @@ def who(request: HttpRequest) -> str:
 @require_POST
 def service_deploy(request: HttpRequest, service_id: int) -> HttpResponse:
     """Deploy the head of the service's branch."""
-    service = get_for(request, services(), Action.DEPLOY, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.DEPLOY, pk=service_id)
     try:
         deployment = trigger_deployment(service, triggered_by=who(request))
     except DeployRefused as error:
@@ -78,7 +76,7 @@ def service_deploy(request: HttpRequest, service_id: int) -> HttpResponse:
 @require_POST
 def service_redeploy(request: HttpRequest, service_id: int) -> HttpResponse:
     """Rebuild the commit that runs now (or ran last) with the current variables."""
-    service = get_for(request, services(), Action.DEPLOY, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.DEPLOY, pk=service_id)
     try:
         deployment = redeploy(service, triggered_by=who(request))
     except DeployRefused as error:
@@ -89,7 +87,7 @@ def service_redeploy(request: HttpRequest, service_id: int) -> HttpResponse:
 
 @require_POST
 def service_restart(request: HttpRequest, service_id: int) -> HttpResponse:
-    service = get_for(request, services(), Action.RESTART, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.RESTART, pk=service_id)
     try:
         restart_service(service, by=who(request))
     except DeployRefused as error:
@@ -99,7 +97,7 @@ def service_restart(request: HttpRequest, service_id: int) -> HttpResponse:
 
 @require_POST
 def service_stop(request: HttpRequest, service_id: int) -> HttpResponse:
-    service = get_for(request, services(), Action.RESTART, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.RESTART, pk=service_id)
     try:
         stop_service(service, by=who(request))
     except DeployRefused as error:
@@ -111,7 +109,7 @@ def service_stop(request: HttpRequest, service_id: int) -> HttpResponse:
 @require_GET
 def service_deployments(request: HttpRequest, service_id: int) -> HttpResponse:
     """The deployments section alone (htmx refreshes it while a deployment runs)."""
-    service = get_for(request, services(), Action.VIEW, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.VIEW, pk=service_id)
     if not request.htmx:
         return redirect("service_detail", service_id=service.pk)
     return render(request, PANEL, {"panel": panel_for(request, service, oob=True)})
@@ -134,7 +132,7 @@ def respond_on(request: HttpRequest, deployment: Deployment, notice: Notice) -> 
 
 @require_POST
 def deployment_cancel(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = get_for(request, deployments(), Action.DEPLOY, pk=deployment_id)
+    deployment = get_for(request, Deployment.objects.visible(), Action.DEPLOY, pk=deployment_id)
     try:
         cancel_deployment(deployment, by=who(request))
     except DeployRefused as error:
@@ -146,7 +144,7 @@ def deployment_cancel(request: HttpRequest, deployment_id: int) -> HttpResponse:
 def deployment_rollback(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """A new deployment that starts this one's release again, without a rebuild. From the
     service page the section shows it; otherwise its page opens."""
-    deployment = get_for(request, deployments(), Action.DEPLOY, pk=deployment_id)
+    deployment = get_for(request, Deployment.objects.visible(), Action.DEPLOY, pk=deployment_id)
     try:
         new = rollback(deployment, triggered_by=who(request))
     except DeployRefused as error:
@@ -172,8 +170,8 @@ def detail_context(request: HttpRequest, deployment: Deployment,
         "environment": service.environment,
         "project": service.environment.project,
         "timings": phase_timings(deployment),
-        "in_progress": deployment.status in IN_PROGRESS,
-        "may_cancel": may_deploy and deployment.status in IN_PROGRESS,
+        "in_progress": deployment.is_in_progress,
+        "may_cancel": may_deploy and deployment.is_in_progress,
         "may_rollback": may_deploy and rollback_candidates(service).filter(
             pk=deployment.pk).exists(),
         "is_active": service.active_deployment_id == deployment.pk,
@@ -184,7 +182,7 @@ def detail_context(request: HttpRequest, deployment: Deployment,
 
 def render_summary(request: HttpRequest, deployment: Deployment,
                    notice: Notice | None = None) -> HttpResponse:
-    deployment = deployments().get(pk=deployment.pk)
+    deployment = Deployment.objects.visible().get(pk=deployment.pk)
     context = detail_context(request, deployment, notice)
     return render(request, f"{DETAIL}#summary", context)
 
@@ -193,7 +191,7 @@ def render_summary(request: HttpRequest, deployment: Deployment,
 def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """A deployment: status, trigger, commit, timings, error, and its stored log in order.
     htmx asks for the summary alone while the deployment runs."""
-    deployment = get_for(request, deployments(), Action.READ_LOGS, pk=deployment_id)
+    deployment = get_for(request, Deployment.objects.visible(), Action.READ_LOGS, pk=deployment_id)
     if from_detail_page(request):
         return render_summary(request, deployment)
     lines, earlier = stored_log(deployment)

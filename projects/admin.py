@@ -7,9 +7,13 @@ domain they would be "relation does not exist". Only staff reach it (MembershipM
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+from django_tenants.utils import tenant_context
 
-from deployments.models import Deployment, LogLine, WebhookDelivery
 from projects.models import Environment, Project, Service, Variable, VariableReveal
+from tenants.admin import WorkspaceAdmin
+from tenants.models import Workspace
 
 
 class WorkspaceAdminSite(AdminSite):
@@ -97,26 +101,29 @@ class VariableRevealAdmin(admin.ModelAdmin):
         return False
 
 
-class LogLineInline(admin.TabularInline):
-    model = LogLine
-    extra = 0
-    fields = ["sequence", "stream", "timestamp", "text"]
-    readonly_fields = fields
-    can_delete = False
-    max_num = 0
+class WorkspaceWithContentsAdmin(WorkspaceAdmin):
+    """The operators' workspace page, with what the workspace holds (projects live in its
+    schema, which the tenants app does not know about)."""
+
+    readonly_fields = [*WorkspaceAdmin.readonly_fields, "contents"]
+
+    def get_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
+        fields = super().get_fields(request, obj)
+        return [*fields, "contents"] if obj is not None else fields
+
+    @admin.display(description="Projects, services and latest deployments")
+    def contents(self, workspace: Workspace) -> SafeString | str:
+        if not workspace.pk:
+            return "—"
+        with tenant_context(workspace):
+            projects = list(
+                Project.objects.prefetch_related("environments__services__deployments")
+            )
+            return render_to_string(
+                "admin/tenants/workspace_contents.html",
+                {"projects": projects, "workspace": workspace},
+            )
 
 
-@admin.register(Deployment, site=workspace_admin)
-class DeploymentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "status", "trigger", "commit_sha", "created_at", "finished_at"]
-    list_filter = ["status", "trigger"]
-    list_select_related = ["service"]
-    exclude = ["variables_snapshot"]
-    readonly_fields = ["status"]
-    raw_id_fields = ["service"]
-    inlines = [LogLineInline]
-
-
-@admin.register(WebhookDelivery, site=workspace_admin)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["delivery_id", "event", "outcome", "received_at", "duration_ms"]
+admin.site.unregister(Workspace)
+admin.site.register(Workspace, WorkspaceWithContentsAdmin)

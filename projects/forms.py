@@ -2,7 +2,6 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from deployments.source import validate_root_directory
 from projects.dotenv import validate_key, validate_value
 from projects.models import Environment, Project, Service
 from projects.references import SHARED
@@ -14,6 +13,7 @@ from projects.validators import (
     validate_command,
     validate_healthcheck_path,
     validate_repository_url,
+    validate_root_directory,
 )
 
 

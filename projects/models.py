@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower
 
+from core.crypto import associated_data, associated_data_prefix, decrypt_named, keyring
 from tenants.models import DNS_LABEL
 
 
@@ -40,12 +41,20 @@ class Project(models.Model):
         self.save(update_fields=["deleting"])
 
 
+class EnvironmentQuerySet(models.QuerySet["Environment"]):
+    def visible(self) -> EnvironmentQuerySet:
+        """Environments a page may show: not those of a project being deleted."""
+        return self.filter(project__deleting=False).select_related("project")
+
+
 class Environment(models.Model):
     PRODUCTION = "production"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=63, validators=[DNS_LABEL])
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EnvironmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -61,6 +70,13 @@ class RestartPolicy(models.TextChoices):
     ALWAYS = "always", "Always"
     ON_FAILURE = "on-failure", "On failure"
     NEVER = "never", "Never"
+
+
+class ServiceQuerySet(models.QuerySet["Service"]):
+    def visible(self) -> ServiceQuerySet:
+        """Services a page may show: not those of a project being deleted."""
+        return self.filter(environment__project__deleting=False).select_related(
+            "environment__project", "active_deployment")
 
 
 class Service(models.Model):
@@ -99,6 +115,8 @@ class Service(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ServiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -135,8 +153,6 @@ def owner_type_of(owner: Service | Environment) -> str:
 
 def owner_context(purpose: str, owner_type: str, owner_id: int) -> tuple[str, str, int]:
     """The owner part of a secret's associated data: schema, purpose and owner type, id."""
-    from django.db import connection
-
     return connection.schema_name, f"{purpose}:{owner_type}", owner_id
 
 
@@ -176,27 +192,19 @@ class OwnedSecret(models.Model):
         return self.service_id or self.environment_id
 
     def associated_data(self) -> bytes:
-        from projects.crypto import associated_data
-
         context = owner_context(self.PURPOSE, self.owner_type, self.owner_id)
         return associated_data(*context, self.key)
 
     def set_value(self, value: str) -> None:
-        from projects.crypto import keyring
-
         self.ciphertext = keyring().encrypt(value.encode(), self.associated_data())
 
     def decrypt(self) -> str:
         """The plaintext. Callers check the role first (tenants.roles: READ_SECRETS or deploy)."""
-        from projects.crypto import keyring
-
         return keyring().decrypt(self.ciphertext, self.associated_data()).decode()
 
     @classmethod
     def associated_data_prefix(cls, owner: Service | Environment) -> bytes:
         """The part of the associated data all of `owner`'s values share."""
-        from projects.crypto import associated_data_prefix
-
         return associated_data_prefix(*owner_context(cls.PURPOSE, owner_type_of(owner), owner.pk))
 
 
@@ -222,8 +230,6 @@ class Variable(OwnedSecret):
                     rows: list[tuple[str, bytes]] | None = None) -> dict[str, str]:
         """{key: value} of every variable of `owner` (or of the given (key, ciphertext) rows
         of that owner), decrypted in one pass."""
-        from projects.crypto import decrypt_named
-
         if rows is None:
             rows = list(cls.objects.filter(**owner_filter(owner)).values_list("key", "ciphertext"))
         return decrypt_named(cls.associated_data_prefix(owner), rows)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from django.conf import settings
 from django.db import connection
 
-from projects.crypto import keyring
+from core.crypto import keyring
 from projects.models import Environment, Service, Variable, owner_filter
 
 SHARED = "shared"

@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from projects.models import Environment, Project
+from projects.tasks import remove_project
 
 
 @transaction.atomic
@@ -15,7 +16,5 @@ def create_project(name: str, description: str = "") -> Project:
 
 def delete_project(project: Project) -> None:
     """Hide the project now and remove it, with everything it runs, in the background."""
-    from projects.tasks import remove_project
-
     project.mark_deleting()
     transaction.on_commit(lambda: remove_project.send(project.pk))

@@ -5,9 +5,8 @@ import logging
 import dramatiq
 from django.db import connection, transaction
 
-from deployments.services import tear_down
-from projects.models import Project, Service
-from tenants import events
+from core import events
+from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +22,6 @@ def remove_project(project_id: int) -> None:
         if project is None:
             return
         name = project.name
-        for service in Service.objects.filter(environment__project=project):
-            tear_down(service)
-        project.delete()
+        project.delete()  # deployments.receivers removes what its services run
     logger.info("removed project %s from %s", project_id, connection.schema_name)
     events.publish(connection.schema_name, "projects_changed", removed=name)

@@ -15,6 +15,7 @@ from projects.references import SHARED
 
 RESERVED_SERVICE_NAMES = frozenset({SHARED})
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]|\s")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\s")
 
 
@@ -156,3 +157,20 @@ def validate_healthcheck_path(path: str) -> None:
     parts = urlsplit(path)
     if parts.scheme or parts.netloc:
         raise ValidationError("A healthcheck path is a path only, without scheme or host.")
+
+
+def validate_root_directory(value: str) -> None:
+    """Raise ValidationError unless `value` is a relative directory inside a checkout
+    ("" is the checkout itself). Symlinks are refused later, by source_root on the checkout."""
+    if not value:
+        return
+    if _CONTROL.search(value):
+        raise ValidationError("A root directory cannot contain control characters.")
+    if "\\" in value:
+        raise ValidationError("Use “/” to separate directories in the root directory.")
+    if value.startswith("/"):
+        raise ValidationError("The root directory is relative to the repository, e.g. apps/web.")
+    if value.startswith("-"):
+        raise ValidationError("A root directory cannot start with “-”.")
+    if ".." in value.split("/"):
+        raise ValidationError("A root directory cannot contain “..”.")

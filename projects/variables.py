@@ -1,19 +1,16 @@
-"""Variables of a service (or shared by an environment): staged changes, reveals, snapshots.
+"""Variables of a service (or shared by an environment): staged changes and reveals.
 
 Changes are staged and applied together ("Apply N changes"), as in Railway. Values are
-encrypted at rest (projects.crypto) while staged, applied, and in a deployment's snapshot.
+encrypted at rest (core.crypto) while staged and applied.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from deployments.models import Deployment, Status
-from projects.crypto import associated_data, keyring
 from projects.dotenv import parse_env, validate_key, validate_value
 from projects.models import (
     Environment,
@@ -23,7 +20,7 @@ from projects.models import (
     VariableReveal,
     owner_filter,
 )
-from projects.references import SHARED, Resolver, VariableReferenceError, resolve_service
+from projects.references import SHARED, Resolver
 from tenants.models import User
 
 Owner = Service | Environment
@@ -161,40 +158,3 @@ def reveal_all(owner: Owner, user: User) -> dict[str, str]:
         owner_id=owner.pk, key=ALL_KEYS, user_id=user.pk, user_email=user.email,
     )
     return pending_values(owner)
-
-
-def snapshot_associated_data(deployment: Deployment) -> bytes:
-    return associated_data(connection.schema_name, "deployment", deployment.pk, "variables")
-
-
-@sensitive_variables()
-def store_snapshot(deployment: Deployment, values: dict[str, str]) -> None:
-    plaintext = json.dumps(values, sort_keys=True).encode()
-    data = snapshot_associated_data(deployment)
-    deployment.variables_snapshot = keyring().encrypt(plaintext, data)
-    deployment.save(update_fields=["variables_snapshot"])
-
-
-@sensitive_variables()
-def read_snapshot(deployment: Deployment) -> dict[str, str]:
-    """The variables the deployment ran with (for the deploy process and rollbacks only)."""
-    if not deployment.variables_snapshot:
-        return {}
-    data = snapshot_associated_data(deployment)
-    plaintext = keyring().decrypt(deployment.variables_snapshot, data)
-    return json.loads(plaintext)
-
-
-@sensitive_variables()
-def snapshot_variables(deployment: Deployment) -> bool:
-    """Resolve the service's variables into the deployment's snapshot.
-
-    A reference that does not resolve fails the deployment with a reason that names the
-    variable (never a value); returns whether the deployment may go on."""
-    try:
-        values = resolve_service(deployment.service)
-    except VariableReferenceError as error:
-        deployment.transition(Status.FAILED, reason=f"Variables: {error}")
-        return False
-    store_snapshot(deployment, values)
-    return True

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from projects.forms import ServiceForm, ServiceSettingsForm
-from projects.views_variables import environments, page_context, services
+from projects.models import Environment, Service
+from projects.views_variables import page_context
 from tenants.access import get_for
 from tenants.roles import Action
 
@@ -18,7 +19,8 @@ from tenants.roles import Action
 @require_http_methods(["GET", "POST"])
 def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
     """The "New service" form: a page of its own, or (htmx) inline on the project page."""
-    environment = get_for(request, environments(), Action.EDIT_SERVICE, pk=environment_id)
+    environment = get_for(request, Environment.objects.visible(), Action.EDIT_SERVICE,
+                          pk=environment_id)
     form = ServiceForm(request.POST or None, environment=environment,
                        auto_id=f"env{environment.pk}_%s")
     if request.method == "POST" and form.is_valid():
@@ -34,7 +36,7 @@ def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
 
 @require_GET
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
-    service = get_for(request, services(), Action.VIEW, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.VIEW, pk=service_id)
     return render(request, "projects/service_detail.html", page_context(request, service))
 
 
@@ -42,9 +44,10 @@ def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
 def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
     """Source, build and deploy settings. A refused value is named next to its field and
     nothing is saved; saved settings apply from the next deployment."""
-    service = get_for(request, services(), Action.EDIT_SERVICE, pk=service_id)
+    service = get_for(request, Service.objects.visible(), Action.EDIT_SERVICE, pk=service_id)
     # The form edits its own copy: a refused value must not reach the page around it.
-    form = ServiceSettingsForm(request.POST or None, instance=services().get(pk=service.pk))
+    form = ServiceSettingsForm(request.POST or None,
+                               instance=Service.objects.visible().get(pk=service.pk))
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Settings saved. They apply from the next deployment.")

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -60,19 +59,8 @@ class OwnerKindConverter:
         return value if value.endswith("s") else f"{value}s"
 
 
-def environments() -> QuerySet[Environment]:
-    """Environments a page may show: not those of a project being deleted."""
-    return Environment.objects.filter(project__deleting=False).select_related("project")
-
-
-def services() -> QuerySet[Service]:
-    return Service.objects.filter(environment__project__deleting=False).select_related(
-        "environment__project", "active_deployment"
-    )
-
-
 def get_owner(request: HttpRequest, kind: str, owner_id: int, action: Action) -> Owner:
-    queryset = services() if kind == "service" else environments()
+    queryset = Service.objects.visible() if kind == "service" else Environment.objects.visible()
     return get_for(request, queryset, action, pk=owner_id)
 
 
@@ -182,7 +170,7 @@ def done(request: HttpRequest, owner: Owner, message: str, **state: object) -> H
 
 @require_GET
 def shared_variables(request: HttpRequest, environment_id: int) -> HttpResponse:
-    environment = get_for(request, environments(), Action.VIEW, pk=environment_id)
+    environment = get_for(request, Environment.objects.visible(), Action.VIEW, pk=environment_id)
     return render(request, page_template(environment), page_context(request, environment))
 
 

@@ -15,7 +15,17 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
+from tenants.models import Membership, User, Workspace
 from tenants.roles import Action, can
+
+
+def membership_for(user: User | None, workspace: Workspace | None) -> Membership | None:
+    """The user's membership of the workspace, or None (anonymous, inactive, not a member).
+    The one question every way in asks: pages (MembershipMiddleware), WebSockets (the
+    consumers) and the API."""
+    if user is None or workspace is None or not user.is_authenticated:
+        return None
+    return Membership.objects.for_user(user).filter(workspace=workspace).first()
 
 
 def role_of(request: HttpRequest) -> str | None:

@@ -5,9 +5,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString
-from django_tenants.utils import tenant_context
 
 from tenants.middleware import panel_url
 from tenants.models import Domain, Membership, PortAllocation, Route, User, Workspace
@@ -60,33 +57,18 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "schema_name", "suspended", "created_at"]
     list_filter = ["suspended"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["schema_name", "created_at", "contents"]
+    readonly_fields = ["schema_name", "created_at"]
     inlines = [MembershipInline, DomainInline]
     actions = ["suspend", "resume"]
 
     def get_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
         if obj is None:
             return ["name", "slug", "suspended"]
-        return ["name", "slug", "schema_name", "suspended", "created_at", "contents"]
+        return ["name", "slug", "schema_name", "suspended", "created_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
         # The slug names the schema and the domain: fixed once the workspace exists.
         return [*self.readonly_fields, "slug"] if obj else []
-
-    @admin.display(description="Projects, services and latest deployments")
-    def contents(self, workspace: Workspace) -> SafeString | str:
-        if not workspace.pk:
-            return "—"
-        from projects.models import Project
-
-        with tenant_context(workspace):
-            projects = list(
-                Project.objects.prefetch_related("environments__services__deployments")
-            )
-            return render_to_string(
-                "admin/tenants/workspace_contents.html",
-                {"projects": projects, "workspace": workspace},
-            )
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:

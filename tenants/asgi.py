@@ -19,7 +19,7 @@ def workspace_for_host(host: str) -> Workspace | None:
     return domain.tenant if domain else None
 
 
-class WorkspaceMiddleware:
+class WorkspaceScopeMiddleware:
     """Puts `workspace` (or None on the root domain or an unknown host) in the scope."""
 
     def __init__(self, app: Any) -> None:

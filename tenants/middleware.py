@@ -1,6 +1,6 @@
 """Request routing by host: the panel's root domain, or one workspace's subdomain.
 
-WorkspaceMiddleware runs first: it answers 404 to a Host that is neither PAAS_DOMAIN nor a
+WorkspaceRoutingMiddleware runs first: it answers 404 to a Host that is neither PAAS_DOMAIN nor a
 known <slug>.PAAS_DOMAIN (before Django's host check could turn it into a 400 or 500), and
 otherwise switches the connection to the public schema or the workspace's schema.
 
@@ -21,7 +21,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpRes
 from django.shortcuts import render
 from django.urls import set_urlconf
 
-from tenants.models import Domain, Membership
+from tenants.access import membership_for
+from tenants.models import Domain
 
 ADMIN_PATH = "/admin/"
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -51,7 +52,7 @@ def panel_url(request: HttpRequest, path: str = "/", hostname: str | None = None
     return f"{request.scheme}://{netloc}{path}"
 
 
-class WorkspaceMiddleware:
+class WorkspaceRoutingMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -93,9 +94,7 @@ class MembershipMiddleware:
         if not user.is_authenticated:
             query = urlencode({"next": request.build_absolute_uri()})
             return HttpResponseRedirect(panel_url(request, "/login/") + "?" + query)
-        request.membership = (
-            Membership.objects.for_user(user).filter(workspace=workspace).first()
-        )
+        request.membership = membership_for(user, workspace)
         operator_in_admin = user.is_staff and request.path.startswith(ADMIN_PATH)
         if request.membership is None and not operator_in_admin:
             return render(request, "404.html", status=404)

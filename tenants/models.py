@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
+from tenants import cloning
 from tenants.roles import Role
 
 DNS_LABEL = RegexValidator(
@@ -97,17 +99,12 @@ class Workspace(TenantMixin):
         Without a template schema (`manage.py migrate_template` not run yet) django-tenants
         creates it by running every migration, which is slower but equivalent.
         """
-        from django.db import connection
-        from django_tenants.utils import get_creation_fakes_migrations, schema_exists
-
-        from tenants.cloning import clone_template
-
         template = settings.TENANT_BASE_SCHEMA
         if not (sync_schema and get_creation_fakes_migrations() and schema_exists(template)):
             return super().create_schema(check_if_exists, sync_schema, verbosity)
         if check_if_exists and schema_exists(self.schema_name):
             return False
-        clone_template(template, self.schema_name)
+        cloning.clone_template(template, self.schema_name)
         connection.set_schema_to_public()
         return True
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from deployments import pm2
+from deployments.engine import pm2
 from deployments.tests.engine import remove_everything, running_worker
 
 

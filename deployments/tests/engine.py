@@ -16,14 +16,14 @@ from pathlib import Path
 from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, process_env
-from deployments import pm2
-from deployments.models import FINAL, Deployment, Status
+from deployments.engine import pm2
+from deployments.models import Deployment, Status
 from deployments.services import trigger_deployment
 from projects.models import Project, Service, Variable
 from projects.services import create_project
 from tenants.models import PortAllocation, Route, Workspace
 
-SETTLED = (*FINAL, Status.ACTIVE)
+SETTLED = (*Status.FINAL, Status.ACTIVE)
 WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1"}
 
 

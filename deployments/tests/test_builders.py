@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deployments.builders import BuildError, cache_env, detect, parse_procfile
-from deployments.builders.static import SERVER
+from deployments.engine.builders import BuildError, cache_env, detect, parse_procfile
+from deployments.engine.builders.static import SERVER
 from deployments.tests.sample_apps import PROCFILE_APP, STATIC_SITE
 
 SH = "/bin/sh"

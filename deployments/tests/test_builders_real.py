@@ -14,8 +14,8 @@ from django.conf import settings
 from django.test import override_settings
 
 from conftest import free_port
-from deployments.builders import cache_env, detect
-from deployments.source import fetch
+from deployments.engine.builders import cache_env, detect
+from deployments.engine.source import fetch
 from deployments.tests import sample_apps
 from deployments.tests.sample_apps import (
     CRASH_LOOP,

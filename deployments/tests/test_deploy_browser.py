@@ -21,7 +21,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, PASSWORD, free_port, process_env
-from deployments import pm2
+from deployments.engine import pm2
 from deployments.tests import sample_apps
 from deployments.tests.engine import get, remove_everything, running_worker, wait_for
 from projects.models import Project
@@ -65,7 +65,7 @@ def router_port(django_db_setup, monkeypatch) -> Iterator[int]:
     port = free_port()
     monkeypatch.setenv("PAAS_ROUTER_PORT", str(port))
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "deployments.router:application", "--host",
+        [sys.executable, "-m", "uvicorn", "devrouter.app:application", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log"],
         cwd=BASE_DIR, env=process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from deployments import pm2
+from deployments.engine import pm2
 from deployments.models import Deployment, Phase, Status
 from deployments.tests import sample_apps
 from deployments.tests.engine import (

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from conftest import free_port
-from deployments import pm2
+from deployments.engine import pm2
 
 HTTP_APP = """\
 import http.server, json, os

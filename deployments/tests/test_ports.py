@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
-from deployments import ports
+from deployments.engine import ports
 from tenants.models import PortAllocation
 
 

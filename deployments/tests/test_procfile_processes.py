@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, process_env
+from deployments.engine.monitor import QUEUED_TIMEOUT
 from deployments.models import Deployment, Status
-from deployments.monitor import QUEUED_TIMEOUT
 from deployments.tests.engine import make_service, remove_everything, wait_for
 
 # The clock ticks at the start of each minute, then the monitor runs every 15 s.

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from conftest import BASE_DIR, free_port, process_env
-from deployments import monitor, pm2
+from deployments.engine import monitor, pm2
 from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
 from deployments.services import rollback
+from deployments.tasks import monitor_processes
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
     deploy,
@@ -35,7 +36,7 @@ def router():
     """The development router in front of the apps, as `make run` starts it."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "deployments.router:application", "--host",
+        [sys.executable, "-m", "uvicorn", "devrouter.app:application", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log"],
         cwd=BASE_DIR, env=process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -115,7 +116,7 @@ def test_a_crash_looping_release_is_marked_crashed_and_rolled_back(ws, tmp_path)
 
     def crashed() -> bool:
         with override_settings(PAAS_CRASH_RESTARTS=2):
-            monitor.run()
+            monitor_processes()
         with tenant_context(ws):
             return Deployment.objects.get(pk=bad.pk).status == Status.CRASHED
 
@@ -134,8 +135,8 @@ def test_a_crash_looping_release_is_marked_crashed_and_rolled_back(ws, tmp_path)
 
     # Should the rollback crash too, the engine does not roll back again and again.
     with tenant_context(ws):
-        monitor.handle_crash(Deployment.objects.select_related("service").get(
-            pk=rollback_deployment.pk), "crashed in a test")
+        assert monitor.handle_crash(Deployment.objects.select_related("service").get(
+            pk=rollback_deployment.pk), "crashed in a test") == []
         assert Deployment.objects.filter(service=service).count() == 3
         assert Deployment.objects.get(pk=rollback_deployment.pk).status == Status.CRASHED
     assert any("not rolling back again" in text for _, text in log_of(ws, rollback_deployment))
@@ -152,11 +153,11 @@ def test_the_monitor_resurrects_a_dead_pm2_daemon(ws, tmp_path):
     with pytest.raises(OSError):
         get(deployment.port, timeout=2)
 
-    monitor.run()
+    monitor_processes()
 
     assert wait_for(lambda: _answers(deployment.port), 20)
     assert get(deployment.port)[1]["deployment"] == str(deployment.pk)
-    monitor.run()  # a pass with the daemon up records what it runs
+    monitor_processes()  # a pass with the daemon up records what it runs
     with tenant_context(ws):
         assert Deployment.objects.get(pk=deployment.pk).status == Status.ACTIVE
         samples = list(deployment.samples.all())
@@ -187,7 +188,7 @@ def test_restarts_a_user_asked_for_are_not_a_crash_loop(ws, tmp_path):
     assert [i.restarts for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)] == [4]
 
     with override_settings(PAAS_CRASH_RESTARTS=2):
-        monitor.run()
+        monitor_processes()
 
     with tenant_context(ws):
         assert Deployment.objects.get(pk=deployment.pk).status == Status.ACTIVE
@@ -202,7 +203,7 @@ def test_a_deployment_no_worker_picked_up_is_failed_in_the_end(committed_db, tmp
             deployment = Deployment.objects.create(service=service, number=1)
             Deployment.objects.filter(pk=deployment.pk).update(
                 created_at=timezone.now() - monitor.QUEUED_TIMEOUT - timedelta(seconds=1))
-        monitor.run()
+        monitor_processes()
         with tenant_context(ws):
             deployment.refresh_from_db()
         assert deployment.status == Status.FAILED
@@ -222,7 +223,7 @@ def test_the_monitor_keeps_a_week_of_samples(committed_db):
             for age in (timedelta(days=8), timedelta(days=6)):
                 ProcessSample.objects.create(deployment=deployment, process_name="p",
                                              status="online", sampled_at=now - age)
-        monitor.run()
+        monitor_processes()
         with tenant_context(ws):
             ages = [now - sample.sampled_at for sample in deployment.samples.all()]
         assert ages == [timedelta(days=6)]

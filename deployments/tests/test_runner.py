@@ -13,10 +13,10 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from deployments import releases
-from deployments.logstream import LogWriter, logs_group, secret_values
+from deployments.engine import releases
+from deployments.engine.runner import Cancelled, Control, TimedOut, build_slot
+from deployments.logs import LogWriter, logs_group, secret_values
 from deployments.models import Deployment, LogLine, Phase, Status
-from deployments.runner import Cancelled, Control, TimedOut, build_slot
 from deployments.tests.engine import processes_with_env
 from projects.models import Service
 from projects.services import create_project

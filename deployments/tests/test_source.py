@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from deployments.source import (
+from deployments.engine.source import (
     GIT_OPTIONS,
     REDACTED,
     TOKEN_USERNAME,
@@ -20,10 +20,10 @@ from deployments.source import (
     git_env,
     run_logged,
     source_root,
-    validate_root_directory,
 )
 from deployments.tests import sample_apps
 from deployments.tests.sample_apps import NODE_APP, STATIC_SITE, commit, make_repo
+from projects.validators import validate_root_directory
 
 pytestmark = pytest.mark.usefixtures("local_repos")
 TOKEN = "ghs_S3cretTokenValue0123456789"

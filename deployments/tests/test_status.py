@@ -5,7 +5,7 @@ import itertools
 import pytest
 from django_tenants.utils import tenant_context
 
-from deployments.models import FINAL, TRANSITIONS, Deployment, IllegalTransition, Status
+from deployments.models import TRANSITIONS, Deployment, IllegalTransition, Status
 from projects.models import Service
 from projects.services import create_project
 
@@ -28,8 +28,9 @@ def make(service, status):
 
 
 def test_pipeline_statuses_and_final_ones():
-    assert [s.value for s in FINAL] == ["failed", "crashed", "cancelled", "superseded", "removed"]
-    for status in FINAL:
+    assert [s.value for s in Status.FINAL] == [
+        "failed", "crashed", "cancelled", "superseded", "removed"]
+    for status in Status.FINAL:
         assert TRANSITIONS[status] == frozenset()
 
 
@@ -39,7 +40,7 @@ def test_legal_transitions_move_and_are_stored(service, src, dst):
     deployment.transition(dst, reason="because" if dst == Status.FAILED else "")
     deployment.refresh_from_db()
     assert deployment.status == dst
-    if dst in FINAL or dst == Status.ACTIVE:
+    if dst in Status.FINAL or dst == Status.ACTIVE:
         assert deployment.finished_at is not None
     if dst == Status.FAILED:
         assert deployment.error_reason == "because"

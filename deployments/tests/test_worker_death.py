@@ -10,9 +10,9 @@ from pathlib import Path
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from deployments import monitor
 from deployments.models import Status
 from deployments.services import trigger_deployment
+from deployments.tasks import monitor_processes
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
     log_of,
@@ -44,7 +44,7 @@ def test_a_deployment_whose_worker_died_mid_build_is_failed_by_the_monitor(commi
         assert build, "the build outlived its worker: that is what the monitor is for"
         with override_settings(PAAS_HEARTBEAT_TIMEOUT_SECONDS=1):
             time.sleep(1.5)
-            monitor.run()
+            monitor_processes()
         with tenant_context(ws):
             deployment.refresh_from_db()
         assert deployment.status == Status.FAILED

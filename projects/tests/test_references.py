@@ -4,10 +4,11 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, Status
+from deployments.snapshots import read_snapshot, snapshot_variables
 from projects.models import Service, Variable
 from projects.references import Resolver, VariableReferenceError, resolve_service
 from projects.services import create_project
-from projects.variables import read_snapshot, reference_problems, snapshot_variables
+from projects.variables import reference_problems
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_reference_problems_lists_every_broken_variable(environment):
 
 
 def test_resolver_only_decrypts_what_a_resolution_reaches(environment, monkeypatch):
-    from projects.crypto import Keyring
+    from core.crypto import Keyring
 
     service(environment, "unrelated", SECRET="x")
     set_variable(environment, "USED", "u")

@@ -1,0 +1,1 @@
+"""Neutral pieces several apps use; they import no app (DESIGN.md §2)."""

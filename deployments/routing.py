@@ -1,7 +1,0 @@
-from django.urls import path
-
-from deployments import consumers
-
-websocket_urlpatterns = [
-    path("ws/events/", consumers.WorkspaceEventsConsumer.as_asgi()),
-]

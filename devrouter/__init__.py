@@ -1,0 +1,1 @@
+"""The development router (its own process), until Traefik takes its place."""
