@@ -152,7 +152,8 @@ def test_database_url() -> str:
 
 def process_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **extra)
+    env.update({"DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1",
+                "PAAS_HOST_NAME": settings.PAAS_HOST_NAME, **extra})
     return env
 
 

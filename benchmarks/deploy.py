@@ -241,6 +241,7 @@ def rollback_to(workspace: object, target: object, router_port: int, host: str) 
 
 def run() -> dict[str, dict]:
     from deployments.engine import pm2
+    from deployments.tasks import this_host
     from projects.models import Service
     from projects.references import public_domain
     from projects.services import create_project
@@ -271,7 +272,8 @@ def run() -> dict[str, dict]:
                    "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
             router_port = free_port()
             worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1",
-                      "--threads", "2", "--queues", "build", "deploy", "default"]
+                      "--threads", "2", "--queues", this_host("build"),
+                      this_host("deploy"), "default"]
             router = [sys.executable, "-m", "uvicorn", "devrouter.app:application",
                       "--host", "127.0.0.1", "--port", str(router_port), "--no-access-log"]
             with (background(worker, env, root / "worker.log"),

@@ -16,6 +16,15 @@ from dramatiq.middleware import Middleware
 SCHEMA_OPTION = "schema_name"
 
 
+class HostRegistrationMiddleware(Middleware):
+    """A worker that starts registers its machine as a host (hosting.Host): name, address."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from hosting.models import Host
+
+        Host.objects.register_this_host()
+
+
 class WorkspaceSchemaMiddleware(Middleware):
     def before_enqueue(
         self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int

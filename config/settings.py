@@ -6,6 +6,8 @@ that is missing.
 """
 
 import os
+import re
+import socket
 import warnings
 from pathlib import Path
 
@@ -31,6 +33,12 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def host_name(value: str) -> str:
+    """A host name usable in queue names: a DNS label (lowercase letters, digits, hyphens)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", value.split(".")[0].strip().lower()).strip("-")
+    return label[:63].strip("-") or "host"
 
 
 def required_in_production(name: str, development_default: object) -> str:
@@ -68,6 +76,10 @@ PAAS_CRASH_RESTARTS = int(os.environ.get("PAAS_CRASH_RESTARTS", "3"))
 PAAS_CRASH_WINDOW_SECONDS = int(os.environ.get("PAAS_CRASH_WINDOW_SECONDS", "120"))
 # A building or deploying deployment whose worker has not beaten for this long is failed.
 PAAS_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("PAAS_HEARTBEAT_TIMEOUT_SECONDS", "60"))
+# This machine as a host of apps (hosting.Host): its worker consumes the queues
+# build.<name>, deploy.<name> and monitor.<name>; routers reach its apps at the address.
+PAAS_HOST_NAME = host_name(os.environ.get("PAAS_HOST_NAME") or socket.gethostname())
+PAAS_HOST_ADDRESS = os.environ.get("PAAS_HOST_ADDRESS", "127.0.0.1").strip()
 # Everything the engine puts on the host: releases/, cache/ (npm, pip per service), logs/,
 # pm2/ (PM2_HOME of the panel's own PM2 daemon). Nothing outside it is ever removed.
 PAAS_APPS_DIR = Path(os.environ.get("PAAS_APPS_DIR") or PAAS_DATA_DIR / "apps").resolve()
@@ -110,6 +122,7 @@ ALLOWED_HOSTS = [PAAS_DOMAIN, f".{PAAS_DOMAIN}", *env_list("PAAS_EXTRA_HOSTS")]
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "hosting",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -259,6 +272,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "config.dramatiq.WorkspaceSchemaMiddleware",
+        "config.dramatiq.HostRegistrationMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
 }

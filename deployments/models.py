@@ -7,6 +7,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.events import publish_on_commit
+from hosting.models import Host
 
 
 class Status(models.TextChoices):
@@ -80,8 +81,14 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
 
     def create_next(self, service: object, trigger: str, triggered_by: str,
                     **fields: object) -> Deployment:
-        """The service's next deployment (numbered under a lock on the service row)."""
+        """The service's next deployment (numbered under a lock on the service row), on the
+        service's host; a service's first deployment pins it to a host."""
         locked = type(service).objects.select_for_update().get(pk=service.pk)
+        if not locked.host_name:
+            locked.host_name = Host.objects.for_new_service().name
+            locked.save(update_fields=["host_name"])
+            service.host_name = locked.host_name
+        fields.setdefault("host_name", locked.host_name)
         last = self.filter(service=locked).aggregate(last=Max("number"))["last"] or 0
         deployment = self.create(service=locked, number=last + 1, trigger=trigger,
                                  triggered_by=triggered_by[:254], **fields)
@@ -124,6 +131,8 @@ class Deployment(models.Model):
     # The worker that runs the deployment proves it is alive; the monitor fails deployments
     # whose worker stopped beating (DESIGN.md §5: the row is the truth).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The host (hosting.Host) that builds and runs it, and so keeps its release: its service's.
+    host_name = models.CharField(max_length=63, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     build_pgid = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

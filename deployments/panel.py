@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, Phase, Status
 from deployments.services import latest_deployment, rollback_candidates
+from hosting.models import Host
 from projects.models import Service
 from projects.references import public_domain
 from tenants.access import allowed
@@ -71,7 +72,7 @@ class Panel:
         """The active deployment's own port, bypassing the router."""
         if self.active is None or not self.active.port:
             return None
-        return f"127.0.0.1:{self.active.port}"
+        return f"{Host.objects.address_of(self.active.host_name)}:{self.active.port}"
 
 
 def service_url(service: Service) -> str:

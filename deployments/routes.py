@@ -10,17 +10,19 @@ from __future__ import annotations
 from django.db import connection
 
 from deployments.models import Deployment
+from hosting.models import Host, Route
 from projects.models import Service
 from projects.references import public_domain
-from tenants.models import Route
 
 
 class RouteTaken(Exception):
     """The domain already routes to another service."""
 
 
-def upstream_of(ports: list[int]) -> str:
-    return ",".join(f"127.0.0.1:{port}" for port in ports)
+def upstream_of(address: str, ports: list[int]) -> str:
+    """`address:port` of each port, comma-separated (bracketed when the address is IPv6)."""
+    host = f"[{address}]" if ":" in address else address
+    return ",".join(f"{host}:{port}" for port in ports)
 
 
 def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
@@ -35,9 +37,10 @@ def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
     )
     if taken.exists():
         raise RouteTaken(f"{hostname} already routes to another service; rename this one.")
+    upstream = upstream_of(Host.objects.address_of(deployment.host_name), ports)
     Route.objects.update_or_create(
         hostname=hostname,
-        defaults={"upstream": upstream_of(ports), "schema_name": connection.schema_name,
+        defaults={"upstream": upstream, "schema_name": connection.schema_name,
                   "service_id": service.pk, "deployment_id": deployment.pk},
     )
 

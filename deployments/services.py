@@ -4,6 +4,8 @@ does the rest. Callers have checked the role (tenants.access)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -27,7 +29,7 @@ def trigger_deployment(service: Service, trigger: Trigger = Trigger.MANUAL, *,
     with transaction.atomic():
         deployment = Deployment.objects.create_next(
             service, trigger, triggered_by, commit_sha=commit_sha, source_deployment=source)
-        transaction.on_commit(lambda: tasks.build_deployment.send(deployment.pk))
+        tasks.send_on_commit(tasks.build_deployment, deployment)
     return deployment
 
 
@@ -90,7 +92,7 @@ def restart_service(service: Service, *, by: str = "") -> None:
     """Restart the active deployment's processes (same release, same variables)."""
     active = _active(service)
     log_once(active, f"Restart requested by {by or 'the panel'}.", phase=Phase.RUNTIME)
-    transaction.on_commit(lambda: tasks.restart_deployment.send(active.pk))
+    tasks.send_on_commit(tasks.restart_deployment, active)
 
 
 def stop_service(service: Service, *, by: str = "") -> None:
@@ -110,7 +112,7 @@ def stop_service(service: Service, *, by: str = "") -> None:
         locked.active_deployment = None
         locked.save(update_fields=["active_deployment"])
         routes.remove(locked)
-        transaction.on_commit(lambda: tasks.stop_deployment.send(current.pk))
+        tasks.send_on_commit(tasks.stop_deployment, current)
     service.active_deployment = None
     log_once(current, f"Stopped by {by or 'the panel'}.", phase=Phase.RUNTIME)
 
@@ -121,7 +123,10 @@ def tear_down(service: Service) -> None:
     and logs are removed from its host."""
     service.deployments.in_progress().update(cancel_requested=True)
     routes.remove(service)
-    deployment_ids = list(service.deployments.values_list("pk", flat=True))
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for pk, host_name in service.deployments.values_list("pk", "host_name"):
+        by_host[host_name or service.host_name].append(pk)
     service_id = service.pk
-    transaction.on_commit(
-        lambda: tasks.remove_service_files.send(service_id, deployment_ids))
+    for host_name, deployment_ids in by_host.items():
+        transaction.on_commit(lambda h=host_name, ids=deployment_ids: tasks.send_to_host(
+            tasks.remove_service_files, h, service_id, ids))

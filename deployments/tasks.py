@@ -3,6 +3,10 @@
 They take ids, never secrets, and run in the schema of the workspace that enqueued them
 (config.dramatiq). The deployment row is the truth: a second delivery of a message finds its
 deployment no longer queued and does nothing.
+
+Engine work runs on the host that keeps the deployment's release: its actors are declared on
+this machine's queues (`build.<PAAS_HOST_NAME>`, `deploy.<...>`, `monitor.<...>`, which its
+worker consumes), and `send_to_host` sends a message to another host's queue of that kind.
 """
 
 from __future__ import annotations
@@ -16,18 +20,39 @@ from dramatiq_crontab import cron
 from deployments.engine import launch, monitor, pipeline, pm2, releases
 from deployments.logs import log_once
 from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
+from hosting.models import Host, host_queue
 
 MINUTE_MS = 60 * 1000
 AUTOMATIC_ROLLBACK = "automatic rollback"  # who started it, as the page says
 
 
-@dramatiq.actor(queue_name="build", time_limit=70 * MINUTE_MS, max_retries=0)
+def this_host(kind: str) -> str:
+    """This machine's queue for `kind` (build, deploy, monitor)."""
+    return host_queue(kind, settings.PAAS_HOST_NAME)
+
+
+def send_to_host(actor: dramatiq.Actor, host_name: str, *args: object,
+                 delay: int | None = None) -> None:
+    """Send a message to `actor` on `host_name`'s queue of the actor's kind."""
+    kind = actor.queue_name.partition(".")[0]
+    message = actor.message_with_options(args=args).copy(
+        queue_name=host_queue(kind, host_name or settings.PAAS_HOST_NAME))
+    actor.broker.enqueue(message, delay=delay)
+
+
+def send_on_commit(actor: dramatiq.Actor, deployment: Deployment) -> None:
+    """Send `actor` the deployment, on its host's queue, once the transaction commits."""
+    host_name, deployment_id = deployment.host_name, deployment.pk
+    transaction.on_commit(lambda: send_to_host(actor, host_name, deployment_id))
+
+
+@dramatiq.actor(queue_name=this_host("build"), time_limit=70 * MINUTE_MS, max_retries=0)
 def build_deployment(deployment_id: int) -> None:
     """Fetch, build, release, start, health-check and switch a queued deployment."""
     stop_after_drain(pipeline.build_and_deploy(deployment_id))
 
 
-@dramatiq.actor(queue_name="deploy", time_limit=15 * MINUTE_MS, max_retries=0)
+@dramatiq.actor(queue_name=this_host("deploy"), time_limit=15 * MINUTE_MS, max_retries=0)
 def deploy_release(deployment_id: int) -> None:
     """Start an existing release again (rollback): no fetch, no build."""
     stop_after_drain(pipeline.deploy_existing_release(deployment_id))
@@ -35,12 +60,12 @@ def deploy_release(deployment_id: int) -> None:
 
 def stop_after_drain(superseded_id: int | None) -> None:
     """The deployment a switch superseded keeps serving PAAS_DRAIN_SECONDS, then stops."""
-    if superseded_id is not None:
+    if superseded_id is not None:  # on this host: the switch ran here
         stop_deployment.send_with_options(args=(superseded_id,),
                                           delay=int(settings.PAAS_DRAIN_SECONDS * 1000))
 
 
-@dramatiq.actor(queue_name="deploy", time_limit=2 * MINUTE_MS, max_retries=3)
+@dramatiq.actor(queue_name=this_host("deploy"), time_limit=2 * MINUTE_MS, max_retries=3)
 def stop_deployment(deployment_id: int) -> None:
     """Stop a deployment's processes and free its ports (after a switch's drain period, or a
     Stop). Idempotent. Never stops the service's active deployment."""
@@ -51,7 +76,7 @@ def stop_deployment(deployment_id: int) -> None:
     pm2.save()
 
 
-@dramatiq.actor(queue_name="deploy", time_limit=2 * MINUTE_MS, max_retries=0)
+@dramatiq.actor(queue_name=this_host("deploy"), time_limit=2 * MINUTE_MS, max_retries=0)
 def restart_deployment(deployment_id: int) -> None:
     deployment = Deployment.objects.select_related("service").filter(pk=deployment_id).first()
     if deployment is None or deployment.status != Status.ACTIVE:
@@ -71,7 +96,7 @@ def restart_deployment(deployment_id: int) -> None:
                  phase=Phase.RUNTIME)
 
 
-@dramatiq.actor(queue_name="deploy", time_limit=5 * MINUTE_MS, max_retries=3)
+@dramatiq.actor(queue_name=this_host("deploy"), time_limit=5 * MINUTE_MS, max_retries=3)
 def remove_service_files(service_id: int, deployment_ids: list[int]) -> None:
     """What a deleted service ran and kept on this host: its processes and ports, releases,
     caches and logs (only what the panel created). Its rows are gone already."""
@@ -81,7 +106,7 @@ def remove_service_files(service_id: int, deployment_ids: list[int]) -> None:
     pm2.save()
 
 
-@dramatiq.actor(queue_name="monitor", time_limit=MINUTE_MS, max_retries=0)
+@dramatiq.actor(queue_name=this_host("monitor"), time_limit=MINUTE_MS, max_retries=0)
 def monitor_processes() -> None:
     """Read PM2's process list, record samples, detect crashes and roll back from them, and
     reconcile."""
@@ -92,11 +117,15 @@ def monitor_processes() -> None:
 
 
 @cron("* * * * *")
-@dramatiq.actor(queue_name="monitor", time_limit=MINUTE_MS, max_retries=0)
+@dramatiq.actor(queue_name="default", time_limit=MINUTE_MS, max_retries=0)
 def schedule_monitor() -> None:
-    """The clock ticks every minute; the monitor runs every 15 seconds."""
-    for delay in range(0, MINUTE_MS, monitor.INTERVAL_MS):
-        monitor_processes.send_with_options(delay=delay)
+    """The clock ticks every minute; each host seen lately gets a monitor pass every 15
+    seconds (a host whose worker is gone gets none until it is back)."""
+    hosts = {*Host.objects.seen_recently().values_list("name", flat=True),
+             settings.PAAS_HOST_NAME}
+    for host_name in sorted(hosts):
+        for delay in range(0, MINUTE_MS, monitor.INTERVAL_MS):
+            send_to_host(monitor_processes, host_name, delay=delay)
 
 
 def roll_back_after_crash(crash: monitor.Crash) -> None:
@@ -128,9 +157,9 @@ def start_rollback(target: Deployment, *, triggered_by: str, reason: str = "",
             target.service, Trigger.ROLLBACK, triggered_by, source_deployment=target,
             commit_sha=target.commit_sha, commit_message=target.commit_message,
             commit_author=target.commit_author, release_dir=target.release_dir,
-            automatic=automatic,
+            automatic=automatic, host_name=target.host_name,  # where the release is
         )
-        transaction.on_commit(lambda: deploy_release.send(new.pk))
+        send_on_commit(deploy_release, new)
     if reason:
         log_once(new, reason, phase=Phase.RELEASE)
     return new

@@ -109,6 +109,10 @@ class Service(models.Model):
         help_text="minutes a build may take before it is stopped",
     )
     custom_domains = models.JSONField(default=list, blank=True)
+    host_name = models.CharField(
+        max_length=63, blank=True,
+        help_text="the host (hosting.Host) its deployments run on; set at its first deployment",
+    )
     active_deployment = models.ForeignKey(
         "deployments.Deployment", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",

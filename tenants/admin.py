@@ -1,4 +1,4 @@
-"""Operators' admin on the panel's root domain: users, workspaces and host-global tables."""
+"""Operators' admin on the panel's root domain: users and workspaces."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from tenants.middleware import panel_url
-from tenants.models import Domain, Membership, PortAllocation, Route, User, Workspace
+from tenants.models import Domain, Membership, User, Workspace
 from tenants.services import validate_workspace_slug
 
 admin.site.site_header = "Panel operators"
@@ -112,16 +112,3 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "workspace__slug"]
     autocomplete_fields = ["user", "workspace"]
-
-
-@admin.register(PortAllocation)
-class PortAllocationAdmin(admin.ModelAdmin):
-    list_display = ["port", "schema_name", "deployment_id", "process_name", "allocated_at"]
-    search_fields = ["schema_name", "process_name"]
-
-
-@admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "upstream", "schema_name", "service_id", "deployment_id",
-                    "updated_at"]
-    search_fields = ["hostname"]

@@ -1,4 +1,4 @@
-"""The public schema: users, workspaces and everything global to the host."""
+"""The public schema: users, workspaces, their domains and memberships."""
 
 from __future__ import annotations
 
@@ -156,40 +156,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.workspace}"
-
-
-class PortAllocation(models.Model):
-    """A host port given to one deployment's process; unique across workspaces."""
-
-    port = models.PositiveIntegerField(unique=True)
-    schema_name = models.CharField(max_length=63)
-    deployment_id = models.BigIntegerField()
-    process_name = models.CharField(max_length=200, blank=True)
-    allocated_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["port"]
-        indexes = [models.Index(fields=["schema_name", "deployment_id"])]
-
-    def __str__(self) -> str:
-        return f"{self.port} → {self.schema_name} deployment {self.deployment_id}"
-
-
-class Route(models.Model):
-    """Hostname → upstream, the table Traefik's configuration is generated from."""
-
-    hostname = models.CharField(max_length=253, unique=True)
-    upstream = models.CharField(
-        max_length=1000, help_text="host:port the requests go to; several, comma-separated, "
-        "are balanced in turn"
-    )
-    schema_name = models.CharField(max_length=63)
-    service_id = models.BigIntegerField()
-    deployment_id = models.BigIntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["hostname"]
-
-    def __str__(self) -> str:
-        return f"{self.hostname} → {self.upstream}"

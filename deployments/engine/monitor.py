@@ -24,11 +24,12 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
 from deployments.engine import launch, pipeline, pm2, ports
-from deployments.engine.runner import HOSTNAME, kill_orphaned_build
+from deployments.engine.runner import kill_orphaned_build
 from deployments.logs import log_once
 from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
+from hosting.models import Host, PortAllocation
 from projects.models import Service
-from tenants.models import PortAllocation, Workspace
+from tenants.models import Workspace
 
 logger = logging.getLogger(__name__)
 INTERVAL_MS = 15_000
@@ -39,12 +40,17 @@ SAMPLES_KEPT = timedelta(days=7)  # 4 samples a minute per process
 QUEUED_TIMEOUT = timedelta(minutes=30)
 
 
+def on_this_host() -> Q:
+    """Deployments this host runs (those from before hosts were recorded too)."""
+    return Q(host_name=settings.PAAS_HOST_NAME) | Q(host_name="")
+
+
 def monitor_lock_key() -> str:
     """The Redis key of this host's monitor lock. Not `<namespace>:monitor`: Dramatiq keeps
     the `monitor` queue's message list under that key, and a lock there breaks the queue
     (WRONGTYPE from its dispatch script)."""
     namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
-    return f"{namespace}:lock:monitor:{HOSTNAME}"
+    return f"{namespace}:lock:monitor:{settings.PAAS_HOST_NAME}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ def _run_once() -> list[Crash]:
     2. check each workspace (`check_workspace`);
     3. remove processes (and ports) of workspaces that no longer exist."""
     _ensure_daemon()
+    Host.objects.register_this_host()  # seen now: the clock keeps sending it passes
     public = get_public_schema_name()
     workspaces = Workspace.objects.exclude(schema_name__in=[public, settings.TENANT_BASE_SCHEMA])
     known = set()
@@ -136,7 +143,7 @@ def check_workspace(*, suspended: bool = False) -> list[tuple[int, str]]:
     _fail_abandoned(now)
     # Only this host's: another host's monitor looks after what its PM2 runs.
     active = list(Deployment.objects.filter(status=Status.ACTIVE)
-                  .filter(Q(worker_host=HOSTNAME) | Q(worker_host=""))
+                  .filter(on_this_host())
                   .select_related("service__environment__project"))
     # Read after the active list (a deployment that went live meanwhile has its processes).
     by_deployment: dict[str, list[pm2.ProcessInfo]] = defaultdict(list)
@@ -229,7 +236,7 @@ def _fail_abandoned(now: datetime) -> None:
     """Building or deploying deployments whose worker stopped beating."""
     timeout = settings.PAAS_HEARTBEAT_TIMEOUT_SECONDS
     cutoff = now - timedelta(seconds=timeout)
-    abandoned = Deployment.objects.filter(status__in=Status.WORKER_HELD).filter(
+    abandoned = Deployment.objects.filter(on_this_host(), status__in=Status.WORKER_HELD).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     ).select_related("service__environment__project")
     for deployment in abandoned:

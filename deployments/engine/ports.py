@@ -14,7 +14,7 @@ import socket
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from tenants.models import PortAllocation
+from hosting.models import PortAllocation
 
 
 class NoFreePort(Exception):

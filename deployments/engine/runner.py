@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -32,7 +31,6 @@ from deployments.models import Deployment, Phase, Stream
 HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.1
 KILL_GRACE_SECONDS = 5.0
-HOSTNAME = socket.gethostname()
 
 
 BUILD_MARKER = "PAAS_BUILD"
@@ -103,7 +101,7 @@ class Control:
             client, key = self.slot
             client.expire(key, SLOT_TTL_SECONDS)
         Deployment.objects.filter(pk=self.deployment.pk).update(
-            heartbeat_at=timezone.now(), worker_host=HOSTNAME
+            heartbeat_at=timezone.now(), worker_host=settings.PAAS_HOST_NAME
         )
         self.log.flush()
         cancel = Deployment.objects.filter(pk=self.deployment.pk).values_list(
@@ -192,7 +190,7 @@ def kill_orphaned_build(deployment: Deployment) -> bool:
     host: the processes of its recorded process group whose environment carries the build's
     marker (the group's leader died with the worker; its children live on)."""
     pgid = deployment.build_pgid
-    if not pgid or deployment.worker_host != HOSTNAME:
+    if not pgid or deployment.worker_host != settings.PAAS_HOST_NAME:
         return False
     marker = f"{BUILD_MARKER}={build_marker(connection.schema_name, deployment.pk)}".encode()
     for proc in Path("/proc").iterdir():
@@ -218,7 +216,7 @@ def _redis() -> redis.Redis:
 
 def _slot_keys() -> list[str]:
     namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
-    return [f"{namespace}:build-slot:{HOSTNAME}:{index}"
+    return [f"{namespace}:build-slot:{settings.PAAS_HOST_NAME}:{index}"
             for index in range(settings.PAAS_MAX_CONCURRENT_BUILDS)]
 
 

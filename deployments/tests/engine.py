@@ -19,16 +19,21 @@ from conftest import BASE_DIR, process_env
 from deployments.engine import pm2
 from deployments.models import Deployment, Status
 from deployments.services import trigger_deployment
+from deployments.tasks import this_host
+from hosting.models import PortAllocation, Route
 from projects.models import Project, Service, Variable
 from projects.services import create_project
-from tenants.models import PortAllocation, Route, Workspace
+from tenants.models import Workspace
 
 SETTLED = (*Status.FINAL, Status.ACTIVE)
 WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1"}
 
 
 @contextmanager
-def running_worker(queues: str = "build,deploy,default", **env: str) -> Iterator[subprocess.Popen]:
+def running_worker(queues: str = "", **env: str) -> Iterator[subprocess.Popen]:
+    """A worker as `make run` starts one, on this host's queues and `default` (or `queues`,
+    comma-separated)."""
+    queues = queues or ",".join([*(this_host(kind) for kind in ("build", "deploy")), "default"])
     log_path = Path(BASE_DIR) / ".data" / "test-logs" / f"worker-{time.time_ns()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log_file:

@@ -20,8 +20,8 @@ from deployments.tests.engine import (
     settle,
     wait_for,
 )
+from hosting.models import PortAllocation, Route
 from projects.models import Service
-from tenants.models import PortAllocation, Route
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

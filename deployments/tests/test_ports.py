@@ -8,7 +8,7 @@ from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
 from deployments.engine import ports
-from tenants.models import PortAllocation
+from hosting.models import PortAllocation
 
 
 def test_ports_are_unique_across_workspaces_and_released_per_deployment(people):

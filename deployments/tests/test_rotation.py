@@ -11,9 +11,9 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from core.crypto import generate_key_entry, key_id_of
+from deployments.management.commands import rotate_encryption_key
 from deployments.models import Deployment
 from deployments.snapshots import read_snapshot, store_snapshot
-from deployments.management.commands import rotate_encryption_key
 from projects.models import Environment, Service, StagedChange, Variable
 from projects.services import create_project
 

@@ -15,6 +15,7 @@ from django_tenants.utils import tenant_context
 
 from deployments.engine.releases import Manifest, create_release_dir, remove_release_dir
 from deployments.models import Deployment, Status, Trigger
+from deployments.tasks import this_host
 from projects.models import Service
 from projects.services import create_project
 
@@ -105,7 +106,8 @@ class Enqueued:
 
     def __init__(self) -> None:
         self.broker = dramatiq.get_broker()
-        self.seen = {queue: self._ids(queue) for queue in ("build", "deploy")}
+        self.seen = {queue: self._ids(queue) for queue in (this_host("build"),
+                                                           this_host("deploy"))}
 
     def _key(self, queue: str) -> str:
         return f"{self.broker.namespace}:{queue}"
@@ -223,7 +225,7 @@ def test_a_member_deploys_the_branch_head(committed_db, client_for, enqueued):
             (1, "queued", "manual", "member@a.example", "")]
         with tenant_context(people.workspace_a):
             deployment = Deployment.objects.get(service=service)
-        [message] = enqueued.messages("build")
+        [message] = enqueued.messages(this_host("build"))
         assert (message.actor_name, message.args) == ("build_deployment", (deployment.pk,))
         assert message.options["schema_name"] == people.workspace_a.schema_name
 

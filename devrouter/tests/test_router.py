@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from conftest import BASE_DIR, free_port, process_env
-from tenants.models import Route
+from hosting.models import Route
 
 # An upstream app: answers with its name, echoes what it got, and stops like a real server on
 # SIGTERM (no new connection, requests in flight finished). HTTP/1.1, keep-alive.

@@ -22,10 +22,11 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
+from hosting.models import PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Service, Variable, VariableReveal
 from projects.services import create_project
-from tenants.models import PortAllocation, Route, User, Workspace
+from tenants.models import User, Workspace
 
 PUBLIC_URLS = "config.urls_public"
 TENANT_URLS = "config.urls_tenant"

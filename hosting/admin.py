@@ -1,0 +1,24 @@
+"""Operators' admin of the host-global tables (root domain)."""
+
+from django.contrib import admin
+
+from hosting.models import Host, PortAllocation, Route
+
+
+@admin.register(Host)
+class HostAdmin(admin.ModelAdmin):
+    list_display = ["name", "address", "registered_at", "seen_at"]
+    search_fields = ["name", "address"]
+
+
+@admin.register(PortAllocation)
+class PortAllocationAdmin(admin.ModelAdmin):
+    list_display = ["port", "schema_name", "deployment_id", "process_name", "allocated_at"]
+    search_fields = ["schema_name", "process_name"]
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "upstream", "schema_name", "service_id", "deployment_id",
+                    "updated_at"]
+    search_fields = ["hostname"]
