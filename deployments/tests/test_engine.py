@@ -263,11 +263,15 @@ def test_deleting_a_project_removes_what_its_services_run(ws, repos):
 
     assert wait_for(gone, 30)
     assert not Route.objects.filter(schema_name=ws.schema_name, service_id=service.pk).exists()
-    assert not PortAllocation.objects.filter(schema_name=ws.schema_name,
-                                             deployment_id=deployment.pk).exists()
-    assert not [i for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)
-                and i.name.startswith(f"{ws.schema_name}.")]
-    assert not Path(deployment.release_dir).exists()
+
+    def cleaned_up_on_its_host() -> bool:  # by the host's worker, once the rows are gone
+        return not (PortAllocation.objects.filter(schema_name=ws.schema_name,
+                                                  deployment_id=deployment.pk).exists()
+                    or [i for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)
+                        and i.name.startswith(f"{ws.schema_name}.")]
+                    or Path(deployment.release_dir).exists())
+
+    assert wait_for(cleaned_up_on_its_host, 30)
     # The name is free again: a new service of that name deploys and gets the domain.
     again = make_service(ws, sample_apps.make_repo(repos, "again", sample_apps.NODE_APP))
     assert settle(ws, deploy(ws, again)).status == Status.ACTIVE
