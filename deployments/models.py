@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.events import publish_on_commit
 from hosting.models import Host
+from projects.models import Service
 
 
 class Status(models.TextChoices):
@@ -72,18 +73,18 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
     def in_progress(self) -> DeploymentQuerySet:
         return self.filter(status__in=Status.IN_PROGRESS)
 
-    def rollback_targets(self, service: object) -> DeploymentQuerySet:
+    def rollback_targets(self, service: Service) -> DeploymentQuerySet:
         """Earlier successful deployments of `service` whose release is still kept on their
         host (a database fact: the web process never looks at an engine host's disk)."""
         return self.filter(service=service, status__in=Status.ROLLBACK_SOURCES,
                            release_kept=True).exclude(release_dir="").exclude(
-            pk=getattr(service, "active_deployment_id", None) or 0)
+            pk=service.active_deployment_id or 0)
 
-    def create_next(self, service: object, trigger: str, triggered_by: str,
+    def create_next(self, service: Service, trigger: str, triggered_by: str,
                     **fields: object) -> Deployment:
         """The service's next deployment (numbered under a lock on the service row), on the
         service's host; a service's first deployment pins it to a host."""
-        locked = type(service).objects.select_for_update().get(pk=service.pk)
+        locked = Service.objects.select_for_update().get(pk=service.pk)
         if not locked.host_name:
             locked.host_name = Host.objects.for_new_service().name
             locked.save(update_fields=["host_name"])

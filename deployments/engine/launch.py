@@ -77,36 +77,46 @@ def timed(deployment: Deployment, phase: str, started: float) -> None:
 
 
 def deploy(deployment: Deployment, control: Control, values: dict[str, str]) -> int | None:
-    """Run a built release and make it the service's:
+    """Run a built release and make it the service's, one named step after another:
 
-    1. start its processes under PM2 (web instances on ports of their own);
-    2. wait for the health check (HTTP 2xx on the path, or a listening port), watching that
-       no process died; on failure, the last output goes to the log and DeployFailed;
-    3. switch the service's route to it (`_switch`).
+    1. `_start`: its processes under PM2 (web instances on ports of their own);
+    2. `_wait_healthy`: HTTP 2xx on the health check path (or a listening port), watching
+       that no process died; on failure the last output goes to the log (DeployFailed);
+    3. `_switch`: the service's route moves to it, the previous deployment is superseded.
 
     Returns the deployment it superseded, whose processes the caller stops once the drain
     period is over (None when there was none)."""
-    log = control.log
-    service = deployment.service
-    release = Path(deployment.release_dir)
-    manifest = releases.Manifest.read(release)
+    manifest = releases.Manifest.read(Path(deployment.release_dir))
     if not deployment.runtime:
         deployment.runtime = manifest.runtime
         deployment.processes = {kind: " ".join(argv)
                                 for kind, argv in manifest.processes.items()}
         deployment.save(update_fields=["runtime", "processes"])
+    apps, web_ports = _start(deployment, control, values, manifest)
+    _wait_healthy(deployment, control, apps, web_ports)
+    return _switch(deployment, control, web_ports)
+
+
+def _start(deployment: Deployment, control: Control, values: dict[str, str],
+           manifest: releases.Manifest) -> tuple[list[pm2.AppSpec], list[int]]:
     started = time.monotonic()
     apps, web_ports = app_specs(deployment, values, manifest)
     if web_ports:
         deployment.port = web_ports[0]
         deployment.save(update_fields=["port"])
-    log.write(f"Starting {len(apps)} process{'es' if len(apps) != 1 else ''} under PM2"
-              + (f" on port{'s' if len(web_ports) > 1 else ''} "
-                 f"{', '.join(map(str, web_ports))}" if web_ports else ""),
-              phase=Phase.START, stream=Stream.DEPLOY)
+    control.log.write(
+        f"Starting {len(apps)} process{'es' if len(apps) != 1 else ''} under PM2"
+        + (f" on port{'s' if len(web_ports) > 1 else ''} "
+           f"{', '.join(map(str, web_ports))}" if web_ports else ""),
+        phase=Phase.START, stream=Stream.DEPLOY)
     pm2.start(apps, starter=control.take_starter())
     timed(deployment, "start", started)
+    return apps, web_ports
 
+
+def _wait_healthy(deployment: Deployment, control: Control, apps: list[pm2.AppSpec],
+                  web_ports: list[int]) -> None:
+    log, service = control.log, deployment.service
     started = time.monotonic()
     path = checked_path(service.healthcheck_path)
     what = f"HTTP 2xx on {path}" if path else "the port to listen"
@@ -134,7 +144,6 @@ def deploy(deployment: Deployment, control: Control, values: dict[str, str]) -> 
         )
     log.write(f"Healthy: {seen}", phase=Phase.HEALTH, stream=Stream.DEPLOY)
     timed(deployment, "health", started)
-    return _switch(deployment, control, web_ports)
 
 
 def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases.Manifest,

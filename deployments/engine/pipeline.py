@@ -152,33 +152,49 @@ def _give_up(deployment: Deployment, status: Status, reason: str) -> None:
 
 
 def _build(deployment: Deployment, control: Control) -> int | None:
-    """A queued deployment, built and run:
+    """A queued deployment, built and run, one named step after another:
 
-    1. resolve the service's variables into the deployment's encrypted snapshot (a reference
-       that does not resolve fails it, naming the variable);
-    2. fetch the branch head (or the exact commit) into a new release directory;
-    3. detect the runtime and run its install and build steps, in a build slot of the host,
-       within the service's build timeout;
-    4. write the release's manifest (what rollbacks start again) and mark the release kept;
-    5. start, health-check and switch to it (deployments.engine.launch.deploy).
+    1. `_resolve_variables`: the service's variables into the deployment's encrypted
+       snapshot (a reference that does not resolve fails it, naming the variable);
+    2. `_fetch`: the branch head (or the exact commit) into a new release directory;
+    3. `_build_release`: detect the runtime, run its install and build steps in a build slot
+       of the host within the service's build timeout, write the release's manifest (what
+       rollbacks start again) and record the release as kept;
+    4. start, health-check and switch to it (deployments.engine.launch.deploy).
 
     Returns the deployment it superseded, if any."""
-    log = control.log
-    service = deployment.service
     deployment.timings["queued"] = round(
         (deployment.started_at - deployment.created_at).total_seconds(), 3)
-    if not snapshot_variables(deployment):  # an unresolved reference: failed, reason named
-        log.write(f"Failed: {deployment.error_reason}", phase=Phase.BUILD, stream=Stream.DEPLOY)
+    values = _resolve_variables(deployment, control)
+    if values is None:
+        return None
+    control.prepare_start()  # pm2 loads while the source is fetched
+    release = _fetch(deployment, control)
+    _build_release(deployment, control, release, values)
+    deployment.transition(Status.DEPLOYING)
+    return deploy(deployment, control, values)
+
+
+def _resolve_variables(deployment: Deployment, control: Control) -> dict[str, str] | None:
+    """The deployment's variables (their values masked in its log from now on), or None when
+    a reference did not resolve and the deployment failed."""
+    if not snapshot_variables(deployment):
+        control.log.write(f"Failed: {deployment.error_reason}", phase=Phase.BUILD,
+                          stream=Stream.DEPLOY)
         return None
     values = read_snapshot(deployment)
-    log.add_secrets(secret_values(values))
+    control.log.add_secrets(secret_values(values))
+    return values
 
-    control.prepare_start()  # pm2 loads while the source is fetched
+
+def _fetch(deployment: Deployment, control: Control) -> Path:
+    """A new release directory with the checkout in `src/`, its commit recorded on the
+    deployment and its history left out (a static site would serve .git/)."""
+    log, service = control.log, deployment.service
+    started = time.monotonic()
     release = releases.create_release_dir(deployment)
     deployment.release_dir = str(release)
     deployment.save(update_fields=["release_dir"])
-
-    started = time.monotonic()
     where = f"{service.branch}" + (f" at {deployment.commit_sha[:12]}"
                                    if deployment.commit_sha else "")
     log.write(f"Fetching {service.repository_url} ({where})", phase=Phase.FETCH,
@@ -191,13 +207,17 @@ def _build(deployment: Deployment, control: Control) -> int | None:
     deployment.commit_sha, deployment.commit_message = commit.sha, commit.message[:2000]
     deployment.commit_author = commit.author[:200]
     deployment.save(update_fields=["commit_sha", "commit_message", "commit_author"])
-    # The sha is recorded; the repository's history stays out of the release (a static site
-    # would serve .git/, and apps have no use for it).
     shutil.rmtree(release / "src" / ".git", ignore_errors=True)
     subject = commit.message.splitlines()[0] if commit.message else ""
     log.write(f"Commit {commit.sha[:12]}: {subject}", phase=Phase.FETCH, stream=Stream.DEPLOY)
     timed(deployment, "fetch", started)
+    return release
 
+
+def _build_release(deployment: Deployment, control: Control, release: Path,
+                   values: dict[str, str]) -> None:
+    """Install and build the app in place; the release's manifest written, the release kept."""
+    log, service = control.log, deployment.service
     started = time.monotonic()
     for command in (service.build_command, service.start_command):
         if command:
@@ -230,8 +250,6 @@ def _build(deployment: Deployment, control: Control) -> int | None:
     deployment.release_kept = True
     deployment.save(update_fields=["runtime", "processes", "timings", "release_kept"])
     log.write(f"Release #{deployment.number} ready.", phase=Phase.RELEASE, stream=Stream.DEPLOY)
-    deployment.transition(Status.DEPLOYING)
-    return deploy(deployment, control, values)
 
 
 def fail_abandoned(deployment: Deployment, reason: str) -> None:
