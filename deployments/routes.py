@@ -1,4 +1,5 @@
-"""The public routing table (tenants.models.Route): a service's domain → its serving ports.
+"""The public routing table (hosting.models.Route): a service's domain → its serving ports
+(at its host's address).
 
 Traefik's configuration is generated from these rows in a later issue; until then the
 development router (devrouter.app) reads them. Rows are written from the structured

@@ -7,7 +7,8 @@
 X-Forwarded-For of any local client.)
 
 Until Traefik arrives (a later issue), this ASGI app puts the public routing table
-(tenants.models.Route: hostname → "127.0.0.1:20001[,127.0.0.1:20002]") in front of the apps.
+(hosting.models.Route: hostname → "<host address>:20001[,<host address>:20002]") in front of
+the apps.
 The Host header (port stripped, lowercased) picks the route; several upstreams are used in
 turn. Method, path and query, headers and both bodies are passed through as streams; the
 X-Forwarded-For/-Proto/-Host/-Port headers are set here (a client's own are dropped).
@@ -42,7 +43,7 @@ import httpx  # noqa: E402
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.db import DatabaseError, connection  # noqa: E402
 
-from tenants.models import Route  # noqa: E402
+from hosting.models import Route  # noqa: E402
 
 ROUTE_TTL = 0.5
 TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=60.0, pool=10.0)

@@ -1,4 +1,4 @@
-"""The development router (deployments/router.py): a real uvicorn process in front of real
+"""The development router (devrouter/app.py): a real uvicorn process in front of real
 upstream servers, routing by the Route table of the test database."""
 
 import hashlib
