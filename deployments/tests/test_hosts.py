@@ -5,10 +5,12 @@ import os
 import shutil
 from pathlib import Path
 
+import redis
+from django.conf import settings
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from deployments.engine import pm2
+from deployments.engine import monitor, pm2
 from deployments.models import Deployment, Status
 from deployments.tests import sample_apps
 from deployments.tests.engine import (
@@ -81,3 +83,23 @@ def test_each_deployment_is_built_and_run_by_its_own_hosts_worker(committed_db, 
             shutil.rmtree(apps_dir_of(name), ignore_errors=True)
         remove_everything(workspace)
         Host.objects.filter(name__in=HOSTS).delete()
+
+
+def test_the_monitor_lock_is_per_host(committed_db):
+    """A pass running on one host does not hold up another host's (its lock is its own, and
+    not the monitor queue's Redis key)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        with override_settings(PAAS_HOST_NAME="alpha", PAAS_PM2_HOME=apps_dir_of("alpha")):
+            assert not monitor.monitor_lock_key().endswith(":monitor")
+            held = client.lock(monitor.monitor_lock_key(), timeout=30)
+            assert held.acquire(blocking=False)
+            monitor.run()  # alpha's pass is under way elsewhere: this one does nothing
+            assert not Host.objects.filter(name="alpha").exists()
+        with override_settings(PAAS_HOST_NAME="beta", PAAS_PM2_HOME=apps_dir_of("beta")):
+            monitor.run()  # beta's pass runs (and records that beta was seen)
+            assert Host.objects.get(name="beta").seen_at is not None
+        held.release()
+    finally:
+        Host.objects.filter(name__in=HOSTS).delete()
+        shutil.rmtree(apps_dir_of("beta"), ignore_errors=True)
