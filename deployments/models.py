@@ -77,8 +77,7 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
         """Earlier successful deployments of `service` whose release is still kept on their
         host (a database fact: the web process never looks at an engine host's disk)."""
         return self.filter(service=service, status__in=Status.ROLLBACK_SOURCES,
-                           release_kept=True).exclude(release_dir="").exclude(
-            pk=service.active_deployment_id or 0)
+                           release_kept=True).exclude(pk=service.active_deployment_id or 0)
 
     def create_next(self, service: Service, trigger: str, triggered_by: str,
                     **fields: object) -> Deployment:

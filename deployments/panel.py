@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deployments.models import Deployment, Phase, Status
-from deployments.services import latest_deployment, rollback_candidates
+from deployments.services import latest_deployment
 from hosting.models import Host
 from projects.models import Service
 from projects.references import public_domain
@@ -67,7 +68,7 @@ class Panel:
     def service_url(self) -> str:
         return service_url(self.service)
 
-    @property
+    @cached_property
     def direct_address(self) -> str | None:
         """The active deployment's own port, bypassing the router."""
         if self.active is None or not self.active.port:
@@ -89,7 +90,8 @@ def panel_for(request: HttpRequest, service: Service, notice: Notice | None = No
     may_deploy = allowed(request, Action.DEPLOY)
     rollback_ids = set()
     if may_deploy and recent:
-        rollback_ids = set(rollback_candidates(service).values_list("pk", flat=True))
+        rollback_ids = set(Deployment.objects.rollback_targets(service)
+                           .values_list("pk", flat=True))
     return Panel(
         service=service, deployments=recent, total=total, active=active,
         buttons=buttons_for(request, service,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import QuerySet
 
 from deployments import routes, tasks
 from deployments.logs import log_once
@@ -46,14 +45,10 @@ def redeploy(service: Service, *, triggered_by: str = "") -> Deployment:
                               commit_sha=current.commit_sha, source=current)
 
 
-def rollback_candidates(service: Service) -> QuerySet[Deployment]:
-    """Earlier successful deployments whose release is still kept."""
-    return Deployment.objects.rollback_targets(service)
-
-
 def rollback(deployment: Deployment, *, triggered_by: str = "") -> Deployment:
     """Start `deployment`'s release again with its variables snapshot: no fetch, no build."""
-    if not rollback_candidates(deployment.service).filter(pk=deployment.pk).exists():
+    if not Deployment.objects.rollback_targets(deployment.service).filter(
+            pk=deployment.pk).exists():
         raise DeployRefused(
             f"#{deployment.number} cannot be rolled back to: only earlier successful "
             "deployments whose release is kept can."

@@ -28,7 +28,6 @@ from deployments.services import (
     redeploy,
     restart_service,
     rollback,
-    rollback_candidates,
     stop_service,
     trigger_deployment,
 )
@@ -172,7 +171,7 @@ def detail_context(request: HttpRequest, deployment: Deployment,
         "timings": phase_timings(deployment),
         "in_progress": deployment.is_in_progress,
         "may_cancel": may_deploy and deployment.is_in_progress,
-        "may_rollback": may_deploy and rollback_candidates(service).filter(
+        "may_rollback": may_deploy and Deployment.objects.rollback_targets(service).filter(
             pk=deployment.pk).exists(),
         "is_active": service.active_deployment_id == deployment.pk,
         "service_url": service_url(service),

@@ -48,14 +48,14 @@ from deployments.engine.pm2_daemon import (  # noqa: F401 -- the daemon's API, r
     CLI_TIMEOUT,
     KILL_TIMEOUT_MS,
     PM2Error,
-    _cli,
-    _scrub,
     cli_env,
     daemon_running,
     ensure_daemon,
     home,
     kill_daemon,
     resurrect,
+    run_cli,
+    scrub,
 )
 from deployments.engine.pm2_starter import Starter
 
@@ -107,7 +107,7 @@ class ProcessInfo:
 def save() -> None:
     """Save the process list (`pm2 save --force`: an empty list too) for `resurrect`."""
     ensure_daemon()
-    _cli(["save", "--force"])
+    run_cli(["save", "--force"])
 
 
 # Processes -----------------------------------------------------------------------------------
@@ -134,10 +134,10 @@ def start(apps: list[AppSpec], starter: Starter | None = None) -> None:
             try:
                 starter.start(path, timeout=CLI_TIMEOUT)
             except PM2Error as error:
-                raise PM2Error(_scrub(str(error), secrets)) from None
+                raise PM2Error(scrub(str(error), secrets)) from None
         else:
             ensure_daemon()
-            _cli(["start", str(path)], secrets=secrets)
+            run_cli(["start", str(path)], secrets=secrets)
     except PM2Error:
         try:
             delete(app.name for app in apps)
@@ -293,7 +293,7 @@ def _act(action: str, names: Iterable[str], *, missing_ok: bool) -> None:
         return
     ensure_daemon()
     timeout = CLI_TIMEOUT + KILL_TIMEOUT_MS / 1000 * len(names)
-    _cli([action, *names], timeout=timeout, missing_ok=names if missing_ok else ())
+    run_cli([action, *names], timeout=timeout, missing_ok=names if missing_ok else ())
 
 
 # What the daemon reports ---------------------------------------------------------------------

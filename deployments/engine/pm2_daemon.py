@@ -190,17 +190,17 @@ def resurrect() -> None:
     with _daemon_lock():
         if not daemon_running():
             stop_orphans(KILL_TIMEOUT_MS / 1000)
-        _cli(["resurrect"], timeout=CLI_TIMEOUT)
+        run_cli(["resurrect"], timeout=CLI_TIMEOUT)
 
 
 def kill_daemon() -> None:
     """Stop every process and the daemon (tests, shutdown). The saved list stays as saved."""
     with _daemon_lock():
         if daemon_running():
-            _cli(["kill"], timeout=CLI_TIMEOUT)
+            run_cli(["kill"], timeout=CLI_TIMEOUT)
 
 
-def _cli(args: list[str], *, timeout: float = CLI_TIMEOUT, secrets: Iterable[str] = (),
+def run_cli(args: list[str], *, timeout: float = CLI_TIMEOUT, secrets: Iterable[str] = (),
          missing_ok: Iterable[str] = ()) -> str:
     """Run `pm2 <args>` with the minimal environment; its output, or PM2Error."""
     try:
@@ -222,10 +222,10 @@ def _cli(args: list[str], *, timeout: float = CLI_TIMEOUT, secrets: Iterable[str
         return output
     message = "; ".join(errors) or " / ".join(
         line.strip() for line in output.splitlines() if line.strip())[-500:]
-    raise PM2Error(f"pm2 {args[0]} failed: {_scrub(message or 'no output', secrets)}")
+    raise PM2Error(f"pm2 {args[0]} failed: {scrub(message or 'no output', secrets)}")
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
+def scrub(text: str, secrets: Iterable[str]) -> str:
     for value in sorted({value for value in secrets if len(value) >= 4}, key=len, reverse=True):
         text = text.replace(value, "[value hidden]")
     return text
