@@ -147,7 +147,8 @@ def test_database_url() -> str:
 
     host = quote(params["HOST"] or "", safe="")
     port = f":{params['PORT']}" if params.get("PORT") else ""
-    return f"postgres://{params['USER']}@{host}{port}/{params['NAME']}"
+    password = f":{quote(params['PASSWORD'], safe='')}" if params.get("PASSWORD") else ""
+    return f"postgres://{params['USER']}{password}@{host}{port}/{params['NAME']}"
 
 
 def process_env(**extra: str) -> dict[str, str]:

