@@ -88,11 +88,58 @@ PAAS_PM2_BIN = os.environ.get("PAAS_PM2_BIN") or str(BASE_DIR / "node_modules" /
 # The development router: http://<service>-<workspace>.PAAS_APPS_DOMAIN:PORT follows each
 # service's route until Traefik takes its place.
 PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
+# Isolation (README, Isolation): each workspace's builds and apps run as a Unix user of its
+# own, uid = first uid of PAAS_WORKSPACE_UIDS + the workspace's id, named
+# PAAS_WORKSPACE_USER_PREFIX + uid. "auto" (the default) isolates when the panel runs as
+# root and warns loudly when it cannot; "off" turns it off (with the same warning); "on"
+# refuses to start without root.
+PAAS_ISOLATION = os.environ.get("PAAS_ISOLATION", "auto").strip().lower()
+if PAAS_ISOLATION not in {"auto", "on", "off"}:
+    raise ImproperlyConfigured("PAAS_ISOLATION must be auto, on or off.")
+if PAAS_ISOLATION == "on" and os.geteuid() != 0:
+    raise ImproperlyConfigured(
+        "PAAS_ISOLATION is on but the panel does not run as root: it cannot run apps as the "
+        "workspaces' users. Run it as root, or set PAAS_ISOLATION=auto (off, with a warning)."
+    )
+PAAS_ISOLATED = PAAS_ISOLATION != "off" and os.geteuid() == 0
+PAAS_WORKSPACE_UIDS = tuple(
+    int(part) for part in os.environ.get("PAAS_WORKSPACE_UIDS", "200000-299999").split("-")
+)
+if len(PAAS_WORKSPACE_UIDS) != 2 or not 1000 <= PAAS_WORKSPACE_UIDS[0] < PAAS_WORKSPACE_UIDS[1]:
+    raise ImproperlyConfigured("PAAS_WORKSPACE_UIDS must be a range FIRST-LAST above 1000.")
+PAAS_WORKSPACE_USER_PREFIX = os.environ.get("PAAS_WORKSPACE_USER_PREFIX", "paas-")
+if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,15}", PAAS_WORKSPACE_USER_PREFIX):
+    raise ImproperlyConfigured(
+        "PAAS_WORKSPACE_USER_PREFIX must be up to 16 lowercase letters, digits, _ or -."
+    )
+# Host-wide caps of the per-service limits (a service's own settings cannot go past them).
+PAAS_LIMIT_MEMORY_MB = env_int("PAAS_LIMIT_MEMORY_MB", 4096)
+PAAS_LIMIT_PROCESSES = env_int("PAAS_LIMIT_PROCESSES", 1024)
+PAAS_LIMIT_OPEN_FILES = env_int("PAAS_LIMIT_OPEN_FILES", 65536)
+PAAS_LIMIT_MIN_NICE = env_int("PAAS_LIMIT_MIN_NICE", 0)
+# nftables table whose set of (uid . port) pairs the panel keeps up to date: platform/nftables.
+PAAS_FIREWALL_TABLE = os.environ.get("PAAS_FIREWALL_TABLE", "paas")
+
+
+def reachable_by_apps(entry: str) -> bool:
+    """Whether a PATH entry is usable by the workspaces' users: outside the panel's checkout,
+    and every directory on the way searchable by others when apps run as other users."""
+    path = Path(entry).resolve()
+    if path.is_relative_to(BASE_DIR):
+        return False
+    if not PAAS_ISOLATED:
+        return True
+    try:
+        return all(folder.stat().st_mode & 0o001 for folder in [path, *path.parents])
+    except OSError:
+        return False
+
+
 # PATH of builds and apps: the host's, without the panel's own virtualenv and node_modules
-# (an app's `python3` is the host's, not the panel's).
+# (an app's `python3` is the host's, not the panel's), nor what the apps' users cannot reach.
 PAAS_APP_PATH = os.environ.get("PAAS_APP_PATH") or os.pathsep.join(
     entry for entry in os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
-    if entry and not Path(entry).resolve().is_relative_to(BASE_DIR)
+    if entry and reachable_by_apps(entry)
 )
 
 SECRET_KEY = required_in_production(
@@ -174,6 +221,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.workspace",
+                "deployments.isolation.admin_isolation_warnings",
             ],
         },
     },

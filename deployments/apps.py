@@ -1,5 +1,10 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import pre_delete
+
+logger = logging.getLogger("deployments.isolation")
 
 
 class DeploymentsConfig(AppConfig):
@@ -13,3 +18,8 @@ class DeploymentsConfig(AppConfig):
 
         pre_delete.connect(tear_down_deleted_service, sender=Service,
                            dispatch_uid="deployments.tear_down_deleted_service")
+        if not settings.PAAS_ISOLATED:  # at the start of every process of the panel
+            from deployments.isolation import isolation_warnings
+
+            for warning in isolation_warnings():
+                logger.warning(warning)

@@ -131,6 +131,10 @@ class Deployment(models.Model):
     # The worker that runs the deployment proves it is alive; the monitor fails deployments
     # whose worker stopped beating (DESIGN.md §5: the row is the truth).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The last restart the monitor made (a process past its memory limit), shown on the
+    # service's page.
+    restart_reason = models.CharField(max_length=300, blank=True)
+    restarted_at = models.DateTimeField(null=True, blank=True)
     # The host (hosting.Host) that builds and runs it, and so keeps its release: its service's.
     host_name = models.CharField(max_length=63, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)

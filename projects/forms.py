@@ -121,8 +121,13 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
             "build_command", "build_timeout",
             "start_command", "instances", "healthcheck_path", "healthcheck_timeout",
             "restart_policy", "max_restarts", "auto_rollback",
+            "memory_limit_mb", "max_processes", "max_open_files", "cpu_priority",
         ]
         labels = {
+            "memory_limit_mb": "Memory limit (MB)",
+            "max_processes": "Processes and threads",
+            "max_open_files": "Open files",
+            "cpu_priority": "CPU niceness",
             "repository_url": "Repository URL",
             "healthcheck_path": "Healthcheck path",
             "healthcheck_timeout": "Healthcheck timeout (seconds)",
@@ -150,6 +155,22 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
                 "An https:// git URL, or (on this host) a file:// URL or absolute path. "
                 "Leave blank to disconnect the source."
             )
+
+    def clean(self) -> dict:
+        """The limits within this host's caps (PAAS_LIMIT_*), each error on its field."""
+        cleaned = super().clean()
+        caps = (("memory_limit_mb", settings.PAAS_LIMIT_MEMORY_MB, "at most {} MB"),
+                ("max_processes", settings.PAAS_LIMIT_PROCESSES, "at most {}"),
+                ("max_open_files", settings.PAAS_LIMIT_OPEN_FILES, "at most {}"))
+        for field, cap, allowed in caps:
+            value = cleaned.get(field)
+            if value is not None and value > cap:
+                self.add_error(field, f"This host allows {allowed.format(cap)}.")
+        nice = cleaned.get("cpu_priority")
+        if nice is not None and nice < settings.PAAS_LIMIT_MIN_NICE:
+            self.add_error("cpu_priority",
+                           f"This host allows {settings.PAAS_LIMIT_MIN_NICE} at the least.")
+        return cleaned
 
     def clean_root_directory(self) -> str:
         root = self.cleaned_data["root_directory"]

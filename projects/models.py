@@ -108,6 +108,24 @@ class Service(models.Model):
         default=30, validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="minutes a build may take before it is stopped",
     )
+    # Limits of each process (README, Isolation), capped by the host's PAAS_LIMIT_* settings.
+    memory_limit_mb = models.PositiveIntegerField(
+        default=512, validators=[MinValueValidator(32), MaxValueValidator(65536)],
+        help_text="MB of memory a process may use; past it the process is restarted",
+    )
+    max_processes = models.PositiveIntegerField(
+        default=256, validators=[MinValueValidator(16), MaxValueValidator(4096)],
+        help_text="processes and threads the workspace's user may run at once (fork bombs "
+                  "stop here)",
+    )
+    max_open_files = models.PositiveIntegerField(
+        default=4096, validators=[MinValueValidator(64), MaxValueValidator(1048576)],
+        help_text="files and sockets a process may have open",
+    )
+    cpu_priority = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(19)],
+        help_text="niceness, 0 (normal) to 19 (yields the CPU to everything else)",
+    )
     custom_domains = models.JSONField(default=list, blank=True)
     host_name = models.CharField(
         max_length=63, blank=True,

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from deployments import routes
-from deployments.engine import pm2, ports, releases
+from deployments.engine import accounts, pm2, ports, releases
 from deployments.engine.builders import cache_env
 from deployments.engine.health import checked_path, wait_healthy
+from deployments.engine.limits import Limits
 from deployments.engine.runner import Cancelled, Control
 from deployments.models import Deployment, Phase, Status, Stream
 from deployments.snapshots import read_snapshot
@@ -158,6 +159,7 @@ def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases
     # quarter of a second setting up a cache directory before it starts the app.
     env = {**cache_env(releases.cache_dir_for(deployment)),
            **base_env(values, deployment, manifest, release), "HOME": str(app_dir)}
+    account = accounts.current()
     apps, web_ports = [], []
     for kind, argv in manifest.processes.items():
         for index in range(service.instances if kind == "web" else 1):
@@ -172,6 +174,8 @@ def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases
                 name=name, argv=argv, cwd=app_dir, env=app_env,
                 restart_policy=service.restart_policy, max_restarts=service.max_restarts,
                 log_file=log_dir / f"{kind}-{index}.log",
+                user=account.name if account is not None else None,
+                limits=Limits.of(service),
             ))
     return apps, web_ports
 

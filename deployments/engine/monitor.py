@@ -12,6 +12,7 @@ Only processes of the panel's own PM2 whose names carry a workspace schema are t
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,8 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from deployments.engine import launch, pipeline, pm2, ports
+from deployments.engine import accounts, firewall, launch, pipeline, pm2, ports
+from deployments.engine.limits import Limits, memory_by_group
 from deployments.engine.runner import kill_orphaned_build
 from deployments.logs import log_once
 from deployments.models import Deployment, IllegalTransition, Phase, ProcessSample, Status
@@ -102,7 +104,27 @@ def _run_once() -> list[Crash]:
         pm2.delete(strays)
         PortAllocation.objects.exclude(schema_name__in=known).delete()
         pm2.save()
+    _remove_stray_accounts({workspace.schema_name: workspace.pk for workspace in workspaces})
+    firewall.sync()
     return crashes
+
+
+def _remove_stray_accounts(workspace_ids: dict[str, int]) -> None:
+    """The Unix users of workspaces that are gone (and their files, unless a new workspace
+    has the same schema name), once nothing of theirs runs."""
+    running = {info.name.split(".", 1)[0] for info in pm2.jlist()}
+    for account in accounts.accounts_on_host():
+        workspace_id = workspace_ids.get(account.schema_name)
+        first_uid = settings.PAAS_WORKSPACE_UIDS[0]
+        if workspace_id is not None and first_uid + workspace_id == account.uid:
+            continue
+        if workspace_id is None:
+            if account.schema_name in running:
+                continue
+            for kind in accounts.KINDS:
+                shutil.rmtree(settings.PAAS_APPS_DIR / kind / account.schema_name,
+                              ignore_errors=True)
+        accounts.remove(account)
 
 
 def _ensure_daemon() -> None:
@@ -156,10 +178,11 @@ def check_workspace(*, suspended: bool = False) -> list[tuple[int, str]]:
             if not suspended and (reason := _respawn(deployment)):
                 crashes += handle_crash(deployment, reason)
             continue
+        over = _restart_past_memory_limit(deployment, infos, now)
         samples += [ProcessSample(
             deployment=deployment, process_name=info.name, status=info.status,
             restarts=info.restarts, cpu_percent=info.cpu_percent,
-            memory_bytes=info.memory_bytes, sampled_at=now,
+            memory_bytes=info.memory_bytes, sampled_at=now, requested_restart=info in over,
         ) for info in infos]
         reason = crash_reason(deployment, infos, now)
         if reason:
@@ -170,6 +193,30 @@ def check_workspace(*, suspended: bool = False) -> list[tuple[int, str]]:
     _remove_leftovers(by_deployment, now)
     ProcessSample.objects.filter(sampled_at__lt=now - SAMPLES_KEPT).delete()
     return crashes
+
+
+def _restart_past_memory_limit(deployment: Deployment, infos: list[pm2.ProcessInfo],
+                               now: datetime) -> list[pm2.ProcessInfo]:
+    """Restart the processes using more memory than their service allows; the reason goes to
+    the deployment (its service's page shows it) and its log. Returns those restarted."""
+    limits = Limits.of(deployment.service)
+    groups = memory_by_group()
+    for info in infos:  # the process and what it started (an app under `sh -c`)
+        if info.pid is not None:
+            info.memory_bytes = max(info.memory_bytes, groups.get(info.pid, 0))
+    over = [info for info in infos
+            if info.status == "online" and info.memory_bytes > limits.memory_bytes]
+    for info in over:
+        reason = (f"{info.name} used {info.memory_bytes // 2**20} MB, over its "
+                  f"{limits.describe_memory()} memory limit: restarted")
+        try:
+            pm2.restart([info.name])
+        except pm2.PM2Error as error:
+            reason = f"{reason[:-len(': restarted')]}; restarting it failed ({error})"
+        Deployment.objects.filter(pk=deployment.pk).update(restart_reason=reason[:300],
+                                                           restarted_at=now)
+        log_once(deployment, f"{reason} ({now:%H:%M:%S})", phase=Phase.MONITOR)
+    return over
 
 
 def _respawn(deployment: Deployment) -> str:

@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from deployments import routes
-from deployments.engine import pm2, releases
+from deployments.engine import accounts, pm2, releases
 from deployments.engine.builders import BuildError, cache_env, detect
 from deployments.engine.launch import DeployFailed, base_env, deploy, stop_processes, timed
+from deployments.engine.limits import Limits
 from deployments.engine.ports import NoFreePort
 from deployments.engine.runner import Cancelled, CommandFailed, Control, TimedOut, build_slot
 from deployments.engine.source import SourceError, fetch, source_root
@@ -208,6 +209,7 @@ def _fetch(deployment: Deployment, control: Control) -> Path:
     deployment.commit_author = commit.author[:200]
     deployment.save(update_fields=["commit_sha", "commit_message", "commit_author"])
     shutil.rmtree(release / "src" / ".git", ignore_errors=True)
+    accounts.hand_over(release / "src", accounts.current())  # git ran as the panel
     subject = commit.message.splitlines()[0] if commit.message else ""
     log.write(f"Commit {commit.sha[:12]}: {subject}", phase=Phase.FETCH, stream=Stream.DEPLOY)
     timed(deployment, "fetch", started)
@@ -237,10 +239,12 @@ def _build_release(deployment: Deployment, control: Control, release: Path,
     env = {**base_env(values, deployment, manifest, release),
            **cache_env(releases.cache_dir_for(deployment)), "CI": "true"}
     env["HOME"] = str(releases.cache_dir_for(deployment))
+    account, limits = accounts.current(), Limits.of(service)
     with build_slot(control):
         control.start_deadline(service.build_timeout)
         for step in plan.steps:
-            control.run_checked(step.argv, env, step.cwd, phase=Phase.BUILD, label=step.label)
+            control.run_checked(limits.wrap(step.argv), env, step.cwd, phase=Phase.BUILD,
+                                label=step.label, account=account)
         control.deadline = None
     timed(deployment, "build", started)
 

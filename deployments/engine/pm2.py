@@ -26,8 +26,9 @@ When the daemon died hard, the apps it spawned (detached) are still running and 
 ports: `resurrect()` first stops those orphans, found through PM2_HOME/pids and recognised by
 the PM2_HOME in their environment (Linux /proc).
 
-Apps run as the panel's user: isolation between apps and from the panel is the host's
-concern (a later issue), not PM2's.
+Users. The daemon runs as the panel's user; with isolation on it starts each app as its
+workspace's Unix user (pm2's `uid` option), so that no app can reach PM2_HOME (mode 0700: the
+RPC sockets, the dump with every app's environment, pm2's own logs) or another app.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 from django.conf import settings
 
 from deployments.engine import pm2_daemon
+from deployments.engine.limits import Limits
 from deployments.engine.pm2_daemon import (  # noqa: F401 -- the daemon's API, re-exported
     CLI_TIMEOUT,
     KILL_TIMEOUT_MS,
@@ -89,6 +91,8 @@ class AppSpec:
     restart_policy: str  # "always" | "on-failure" | "never"
     max_restarts: int
     log_file: Path  # stdout and stderr merged, one file
+    user: str | None = None  # the Unix user it runs as (the daemon's when None)
+    limits: Limits | None = None  # processes, open files, CPU priority
 
 
 @dataclass
@@ -253,10 +257,13 @@ def _ecosystem_entry(app: AppSpec) -> dict:
             raise PM2Error(f"{app.name}: the variable name {key!r} is reserved by PM2")
         if not isinstance(value, str) or "\x00" in value:
             raise PM2Error(f"{app.name}: the value of {key} is not text")
+    command = [_executable(app), *app.argv[1:]]
+    if app.limits is not None:
+        command = app.limits.wrap(command)
     entry = {
         "name": app.name,
-        "script": _executable(app),
-        "args": list(app.argv[1:]),
+        "script": command[0],
+        "args": command[1:],
         "interpreter": "none",
         "cwd": str(app.cwd),
         "env": dict(app.env),
@@ -269,6 +276,8 @@ def _ecosystem_entry(app: AppSpec) -> dict:
         "pmx": False,
         "automation": False,
     }
+    if app.user is not None:  # pm2 (root) spawns it as the user: HOME from /etc/passwd
+        entry["uid"] = app.user
     if app.restart_policy == "always":
         entry.update(autorestart=True, max_restarts=ALWAYS_MAX_RESTARTS, min_uptime=1000,
                      exp_backoff_restart_delay=BACKOFF_FIRST_DELAY_MS)

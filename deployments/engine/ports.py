@@ -14,6 +14,7 @@ import socket
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from deployments.engine import firewall
 from hosting.models import PortAllocation
 
 
@@ -36,6 +37,7 @@ def allocate(schema_name: str, deployment_id: int, process_name: str) -> int:
                                               process_name=process_name)
         except IntegrityError:  # another worker took it meanwhile
             continue
+        firewall.sync()  # the workspace's user may now reach it (and only that user)
         return port
     raise NoFreePort(
         f"No free port between {low} and {high}: each is allocated to a deployment or in "
@@ -48,6 +50,8 @@ def release(schema_name: str, deployment_id: int) -> int:
     deleted, _ = PortAllocation.objects.filter(
         schema_name=schema_name, deployment_id=deployment_id
     ).delete()
+    if deleted:
+        firewall.sync()
     return deleted
 
 

@@ -7,6 +7,9 @@
     PAAS_APPS_DIR/cache/<schema>/<service id>/   npm and pip caches of the service
     PAAS_APPS_DIR/logs/<schema>/<service id>/<deployment number>/<process>.log
 
+With isolation on, `src/` and the caches are the workspace user's, the rest root's in
+directories only the workspace's group may go through (deployments.engine.accounts).
+
 A release is built in its final place and never changed afterwards: a rollback starts the same
 directory again with the variables snapshot of its deployment.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from deployments.engine import accounts
 from deployments.models import Deployment, Status
 
 MARKER = ".paas-release"
@@ -56,9 +60,11 @@ def release_dir_for(deployment: Deployment) -> Path:
 
 
 def cache_dir_for(deployment: Deployment) -> Path:
-    path = settings.PAAS_APPS_DIR / "cache" / _service_part(deployment)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The service's build caches (and HOME of its builds): the workspace user's."""
+    account = accounts.current()
+    accounts.workspace_dir("cache", connection.schema_name, account)
+    return accounts.user_dir(settings.PAAS_APPS_DIR / "cache" / _service_part(deployment),
+                             account)
 
 
 def _log_dir(deployment: Deployment) -> Path:
@@ -66,9 +72,13 @@ def _log_dir(deployment: Deployment) -> Path:
 
 
 def log_dir_for(deployment: Deployment) -> Path:
+    """Where PM2 (root) writes the processes' output: root's, the workspace's to go through."""
+    account = accounts.current()
+    accounts.workspace_dir("logs", connection.schema_name, account)
     path = _log_dir(deployment)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    accounts.panel_dir(path.parent, account)
+    path.mkdir(exist_ok=True, mode=0o700)
+    return accounts.panel_dir(path, account)
 
 
 def create_release_dir(deployment: Deployment) -> Path:
@@ -76,7 +86,11 @@ def create_release_dir(deployment: Deployment) -> Path:
     same deployment, interrupted) are removed first."""
     path = release_dir_for(deployment)
     remove_release_dir(path, deployment)
-    path.mkdir(parents=True, mode=0o750)
+    account = accounts.current()
+    accounts.workspace_dir("releases", connection.schema_name, account)
+    accounts.panel_dir(path.parent, account)
+    path.mkdir(mode=0o750)
+    accounts.panel_dir(path, account)
     (path / MARKER).write_text(json.dumps(
         {"schema": connection.schema_name, "service": deployment.service_id,
          "deployment": deployment.pk, "number": deployment.number}

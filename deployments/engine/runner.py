@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from deployments.engine.accounts import Account
 from deployments.engine.pm2_daemon import PM2Error
 from deployments.engine.pm2_starter import Starter
 from deployments.logs import LogWriter
@@ -121,14 +122,17 @@ class Control:
             time.sleep(min(left, POLL_SECONDS))
 
     def run(self, argv: list[str], env: dict[str, str], cwd: Path, *, phase: Phase,
-            label: str = "") -> int:
+            label: str = "", account: Account | None = None) -> int:
         """Run `argv` to completion with its output in the log; returns its exit status.
+        With an account, as that workspace user (no other group, files private to it).
         Cancel and timeout kill the command's process group and raise."""
         argv = _with_parent_death_signal(argv)
         env = {**env, BUILD_MARKER: self.marker}
+        as_user = {} if account is None else {
+            "user": account.uid, "group": account.gid, "extra_groups": [], "umask": 0o077}
         process = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, process_group=0,
+            stderr=subprocess.STDOUT, process_group=0, **as_user,
         )
         Deployment.objects.filter(pk=self.deployment.pk).update(build_pgid=process.pid)
         reader = threading.Thread(
@@ -153,9 +157,9 @@ class Control:
         return process.returncode
 
     def run_checked(self, argv: list[str], env: dict[str, str], cwd: Path, *, phase: Phase,
-                    label: str) -> None:
+                    label: str, account: Account | None = None) -> None:
         self.log.write(f"$ {label}", phase=phase)
-        returncode = self.run(argv, env, cwd, phase=phase, label=label)
+        returncode = self.run(argv, env, cwd, phase=phase, label=label, account=account)
         if returncode != 0:
             raise CommandFailed(label, returncode)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from deployments.engine import pm2
+from deployments.engine import accounts, firewall, pm2
 from deployments.tests.engine import remove_everything, running_worker
 
 
@@ -43,13 +43,19 @@ def test_apps_dir() -> Iterator[Path]:
         start = low + (os.getpid() % slices) * PORT_SLICE
         settings.PAAS_PORT_RANGE = (start, start + PORT_SLICE - 1)
         os.environ["PAAS_PORT_RANGE"] = f"{start}-{start + PORT_SLICE - 1}"
+    # The host firewall's rules for workspace users, in a table of the run's own.
+    with_firewall = apps_dir_is_temporary() and firewall.load()
     yield Path(settings.PAAS_APPS_DIR)
+    if with_firewall:
+        firewall.unload()
     if not apps_dir_is_temporary():
         return
     try:
         pm2.kill_daemon()
     finally:
         shutil.rmtree(settings.PAAS_APPS_DIR, ignore_errors=True)
+        for account in accounts.accounts_on_host():  # the run's own range (make test)
+            accounts.remove(account)
 
 
 @pytest.fixture
