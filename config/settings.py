@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config import localenv
 
@@ -167,10 +168,13 @@ GITHUB_CLIENT_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "")
 ALLOWED_HOSTS = [PAAS_DOMAIN, f".{PAAS_DOMAIN}", *env_list("PAAS_EXTRA_HOSTS")]
 
 SHARED_APPS = [
+    # Before django_tenants, whose admin/index.html and admin/app_list.html (colours for tenant
+    # apps, which two separate admin sites do not need) carry inline styles the
+    # Content-Security-Policy refuses: the admin's own templates win.
+    "django.contrib.admin",
     "django_tenants",
     "tenants",
     "hosting",
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -200,6 +204,7 @@ MIDDLEWARE = [
     "tenants.middleware.WorkspaceRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +225,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "tenants.context_processors.workspace",
                 "deployments.isolation.admin_isolation_warnings",
             ],
@@ -267,6 +273,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 _scheme = "https" if SECURE else "http"
 CSRF_TRUSTED_ORIGINS = [f"{_scheme}://{PAAS_DOMAIN}", f"{_scheme}://*.{PAAS_DOMAIN}"]
+
+# Content-Security-Policy of every panel page: nothing but the panel's own files, no inline
+# script or style without the request's nonce (templates: nonce="{{ csp_nonce }}"). Forms may
+# land on the root domain and the workspaces' subdomains (log-in with `next`, a new workspace,
+# log-out); the workspace home's WebSocket is on its own subdomain. In production the panel is
+# on the scheme's default port; elsewhere on any (make run, the development router, tests).
+_any_port = "" if SECURE else ":*"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF, f"{'wss' if SECURE else 'ws'}://*.{PAAS_DOMAIN}{_any_port}"],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF, f"{_scheme}://{PAAS_DOMAIN}{_any_port}",
+                    f"{_scheme}://*.{PAAS_DOMAIN}{_any_port}"],
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

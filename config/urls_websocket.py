@@ -1,9 +1,22 @@
 """WebSocket URLs of a workspace's subdomain (config.asgi routes them to Channels)."""
 
-from django.urls import path
+from collections.abc import Awaitable, Callable
+
+from django.urls import path, re_path
 
 from deployments import consumers
 
+
+async def refuse_unknown_path(scope: dict, receive: Callable[[], Awaitable[dict]],
+                              send: Callable[[dict], Awaitable[None]]) -> None:
+    """Reject the handshake of a WebSocket to a path no route serves: a close before accept,
+    which the server answers with HTTP 403 (channels' URLRouter would raise, hence a 500)."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})
+
+
 websocket_urlpatterns = [
     path("ws/events/", consumers.WorkspaceEventsConsumer.as_asgi()),
+    re_path(r"", refuse_unknown_path),  # last: whatever the routes above do not match
 ]

@@ -166,6 +166,7 @@ class PhaseTiming:
     label: str
     seconds: float
     percent: float  # of all phases together, for the bar
+    start: float  # where its segment of the bar starts, in percent
 
 
 def phase_timings(deployment: Deployment) -> list[PhaseTiming]:
@@ -181,8 +182,10 @@ def phase_timings(deployment: Deployment) -> list[PhaseTiming]:
     order = {phase.value: index for index, phase in enumerate(Phase)}
     labels = dict(Phase.choices)
     total = sum(timings.values()) or 1.0
-    return [
-        PhaseTiming(phase, labels.get(phase, phase.capitalize()), seconds,
-                    round(100 * seconds / total, 1))
-        for phase, seconds in sorted(timings.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
-    ]
+    result, start = [], 0.0
+    for phase, seconds in sorted(timings.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])):
+        percent = round(100 * seconds / total, 1)
+        result.append(PhaseTiming(phase, labels.get(phase, phase.capitalize()), seconds, percent,
+                                  round(start, 1)))
+        start += percent
+    return result

@@ -14,6 +14,7 @@ from projects.validators import (
     validate_healthcheck_path,
     validate_repository_url,
     validate_root_directory,
+    validate_unreserved_key,
 )
 
 
@@ -227,6 +228,7 @@ class VariableForm(VariableValueForm):
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
         validate_key(key)
+        validate_unreserved_key(key)
         self.key = key
         return key
 

@@ -1,11 +1,15 @@
-"""Checks of a service's source, shared by the forms, the API and the deploy engine (which
-checks again before it uses a value: the database may hold what an older version accepted)."""
+"""Checks of a service's source and of variable names, shared by the forms, the API and the
+deploy engine (which checks again before it uses a value: the database may hold what an older
+version accepted)."""
 
 import ipaddress
+import json
 import os
 import re
 import subprocess
 import tempfile
+from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -174,3 +178,59 @@ def validate_root_directory(value: str) -> None:
         raise ValidationError("A root directory cannot start with “-”.")
     if ".." in value.split("/"):
         raise ValidationError("A root directory cannot contain “..”.")
+
+
+# Variable names -----------------------------------------------------------------------------
+
+# pm2 flattens an app's env into its own process record: a variable with one of these names
+# would change how pm2 runs the process (pm_out_log_path, cwd, args, uid...). So would any
+# option name of pm2 (pm2_option_names) and any name with one of PM2_PREFIXES.
+PM2_RUNTIME_KEYS = frozenset({
+    "name", "status", "pm_id", "restart_time", "unstable_restarts", "created_at", "unique_id",
+    "pm_uptime", "exit_code", "prev_restart_delay", "versioning", "version", "km_link",
+    "exec_mode", "exec_interpreter", "username", "windowsHide", "kill_retry_time", "env",
+    "instances", "axm_actions", "axm_monitor", "axm_options", "axm_dynamic", "treekill",
+    "automation", "pmx", "vizion", "vizion_running", "namespace", "node_args", "args", "cwd",
+})
+PM2_PREFIXES = ("pm_", "pm2_", "axm_")  # compared case-insensitively: PM2_HOME too
+# The platform's own variables (PAAS_DEPLOYMENT_ID, PAAS_PUBLIC_URL...): it sets them, and
+# logs do not mask their values.
+PLATFORM_PREFIX = "PAAS_"
+
+
+def pm2_reserves(key: str) -> bool:
+    """Whether PM2 would read a variable named `key` as part of its own process record."""
+    return (key in PM2_RUNTIME_KEYS or key in pm2_option_names()
+            or key.lower().startswith(PM2_PREFIXES))
+
+
+@cache
+def pm2_option_names() -> frozenset[str]:
+    """Every option name of the installed pm2 (lib/API/schema.json), aliases included; none
+    when pm2 is not installed here."""
+    bin_path = Path(settings.PAAS_PM2_BIN).resolve()  # node_modules/pm2/bin/pm2
+    try:
+        schema = json.loads((bin_path.parent.parent / "lib/API/schema.json").read_text())
+    except (OSError, ValueError):
+        schema = {}
+    names = set(schema)
+    for option in schema.values():
+        alias = option.get("alias") if isinstance(option, dict) else None
+        names.update([alias] if isinstance(alias, str) else alias or [])
+    return frozenset(names)
+
+
+def reserved_key_reason(key: str) -> str | None:
+    """Why a user may not set a variable named `key`, or None when it is theirs to set."""
+    if pm2_reserves(key):
+        return f"{key} is reserved: PM2 uses it to run the service."
+    if key.startswith(PLATFORM_PREFIX):
+        return (f"{key} is reserved: {PLATFORM_PREFIX}* variables are set by the platform "
+                "(e.g. PAAS_PUBLIC_URL); choose another name.")
+    return None
+
+
+def validate_unreserved_key(key: str) -> None:
+    """Raise ValidationError, naming the key and why, if a user may not set it."""
+    if reason := reserved_key_reason(key):
+        raise ValidationError(reason, code="reserved_key")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from projects.dotenv import parse_env, validate_key, validate_value
+from projects.dotenv import EnvParseError, parse_env, validate_key, validate_value
 from projects.models import (
     Environment,
     Service,
@@ -21,6 +21,7 @@ from projects.models import (
     owner_filter,
 )
 from projects.references import SHARED, Resolver
+from projects.validators import reserved_key_reason, validate_unreserved_key
 from tenants.models import User
 
 Owner = Service | Environment
@@ -71,9 +72,12 @@ def _stage(owner: Owner, key: str, value: str | None, current: dict[str, str], b
 @transaction.atomic
 @sensitive_variables()  # innermost: it guards the frame right below it
 def stage(owner: Owner, key: str, value: str | None, user: User) -> None:
-    """Stage setting `key` to `value`, or deleting it (value None). A no-op un-stages."""
+    """Stage setting `key` to `value`, or deleting it (value None). A no-op un-stages.
+
+    A reserved key (PM2's, the platform's) may be deleted, never set."""
     validate_key(key)
     if value is not None:
+        validate_unreserved_key(key)
         validate_value(value, key)
     _stage(owner, key, value, current_values(owner), user.email)
 
@@ -83,8 +87,12 @@ def stage(owner: Owner, key: str, value: str | None, user: User) -> None:
 def stage_env_text(owner: Owner, text: str, user: User) -> None:
     """Stage whatever turns the variables into exactly those of the `.env` text.
 
-    EnvParseError (with line numbers) if any line is wrong; then nothing is staged."""
+    EnvParseError (with line numbers) if any line is wrong, or naming each reserved key the
+    text sets; then nothing is staged."""
     desired = parse_env(text)
+    reserved = [reason for key in sorted(desired) if (reason := reserved_key_reason(key))]
+    if reserved:
+        raise EnvParseError(reserved, code="reserved_key")
     current = current_values(owner)
     for key in sorted(set(current) | set(desired)):
         _stage(owner, key, desired.get(key), current, user.email)

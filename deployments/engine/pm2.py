@@ -60,6 +60,7 @@ from deployments.engine.pm2_daemon import (  # noqa: F401 -- the daemon's API, r
     scrub,
 )
 from deployments.engine.pm2_starter import Starter
+from projects.validators import pm2_reserves
 
 RESTART_POLICIES = ("always", "on-failure", "never")
 ALWAYS_MAX_RESTARTS = 1_000_000_000
@@ -69,15 +70,6 @@ PROCESS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
 # pm2 reads these as process names in a special way (all processes, a namespace, a number).
 RESERVED_NAMES = frozenset({"all", "default", "Infinity"})
 ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# pm2 flattens an app's env into its own process record: a variable with one of these names
-# would change how pm2 runs the process (pm_out_log_path, cwd, args, uid...).
-_PM2_RUNTIME_KEYS = {
-    "name", "status", "pm_id", "restart_time", "unstable_restarts", "created_at", "unique_id",
-    "pm_uptime", "exit_code", "prev_restart_delay", "versioning", "version", "km_link",
-    "exec_mode", "exec_interpreter", "username", "windowsHide", "kill_retry_time", "env",
-    "instances", "axm_actions", "axm_monitor", "axm_options", "axm_dynamic", "treekill",
-    "automation", "pmx", "vizion", "vizion_running", "namespace", "node_args", "args", "cwd",
-}
 # Platform values, left readable in error messages (every other variable value is hidden).
 NOT_SECRET = frozenset({"PORT", "PATH", "HOME", "LANG", "LC_ALL"})
 
@@ -205,32 +197,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _reserved_key(key: str) -> bool:
-    lowered = key.lower()
-    return (key in _PM2_RUNTIME_KEYS or key in _pm2_schema_keys()
-            or lowered.startswith(("pm_", "pm2_", "axm_")))
-
-
-def _pm2_schema_keys() -> set[str]:
-    """Every option name of the installed pm2 (lib/API/schema.json), aliases included."""
-    global _schema_keys
-    if _schema_keys is None:
-        bin_path = Path(settings.PAAS_PM2_BIN).resolve()  # node_modules/pm2/bin/pm2
-        try:
-            schema = json.loads((bin_path.parent.parent / "lib/API/schema.json").read_text())
-        except (OSError, ValueError):
-            schema = {}
-        keys = set(schema)
-        for option in schema.values():
-            alias = option.get("alias") if isinstance(option, dict) else None
-            keys.update([alias] if isinstance(alias, str) else alias or [])
-        _schema_keys = keys
-    return _schema_keys
-
-
-_schema_keys: set[str] | None = None
-
-
 def _executable(app: AppSpec) -> str:
     """argv[0] as an absolute path: relative to cwd when it has a slash, else looked up on the
     app's own PATH (pm2 would search the CLI's)."""
@@ -253,7 +219,7 @@ def _ecosystem_entry(app: AppSpec) -> dict:
     for key, value in app.env.items():
         if not ENV_KEY.fullmatch(key):
             raise PM2Error(f"{app.name}: invalid variable name {key!r}")
-        if _reserved_key(key):
+        if pm2_reserves(key):
             raise PM2Error(f"{app.name}: the variable name {key!r} is reserved by PM2")
         if not isinstance(value, str) or "\x00" in value:
             raise PM2Error(f"{app.name}: the value of {key} is not text")

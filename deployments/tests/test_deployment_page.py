@@ -66,6 +66,10 @@ def test_the_deployment_page_shows_what_happened_and_the_log_in_order(
     assert 'data-testid="duration">1m 44s<' in html  # the phases' sum
     assert re.findall(r'data-phase-timing="(\w+)"', html) == ["fetch", "build", "health"]
     assert "42s" in html and "1.5s" in html
+    # The bar: one segment per phase, in order, each as wide as its share (103.7 s in all).
+    bar = section(html, "timing-bar").split("</svg>")[0]
+    assert re.findall(r'<rect x="([\d.]+)" width="([\d.]+)"', bar) == [
+        ("0.0", "1.4"), ("1.4", "40.5"), ("41.9", "58.1")]
 
     assert log_texts(html) == [
         "Cloning https://github.com/acme/web.git", "npm ci", "added 212 packages",

@@ -135,3 +135,48 @@ def test_error_reports_hide_plaintext_values(api, people, rf, monkeypatch):
     for frame in frames:  # the panel's frames: what an error page or log would show of them
         shown = " ".join(f"{name}={value}" for name, value in frame["vars"])
         assert "s3cr3t-in-a-crash" not in shown, frame["function"]
+
+
+RESERVED = [
+    ("PM2_HOME", "PM2 uses it"),  # a pm2_ prefix, whatever the case
+    ("pm_exec_path", "PM2 uses it"),  # a field of PM2's process record
+    ("cwd", "PM2 uses it"),
+    ("script", "PM2 uses it"),  # an option of the installed pm2 (lib/API/schema.json)
+    ("PAAS_DEPLOYMENT_ID", "set by the platform"),
+]
+
+
+@pytest.mark.parametrize("key, reason", RESERVED)
+def test_a_reserved_key_is_refused_naming_it_and_nothing_is_staged(api, people, key, reason):
+    with pytest.raises(ValidationError) as error:
+        stage(api, key, "/tmp/elsewhere", people.owner)
+    [message] = error.value.messages
+    assert message.startswith(f"{key} is reserved: ") and reason in message
+    assert "/tmp/elsewhere" not in str(error.value)
+    assert StagedChange.objects.count() == 0
+
+
+def test_names_close_to_reserved_ones_are_the_users(api, people):
+    for key in ("PORT", "CWD_OVERRIDE", "MY_PM2_HOME", "NAME", "PAAS", "paas_flag"):
+        stage(api, key, "v", people.owner)
+    assert apply_staged(api) == 6
+
+
+def test_a_reserved_key_stored_before_may_still_be_deleted(api, people):
+    """What an older version accepted breaks every deploy: its removal is not refused."""
+    legacy = Variable(service=api, key="PM2_HOME")
+    legacy.set_value("/tmp/elsewhere")
+    legacy.save()
+    stage(api, "PM2_HOME", None, people.owner)
+    apply_staged(api)
+    assert current_values(api) == {}
+
+
+def test_env_text_with_one_reserved_key_is_refused_whole(api, people):
+    stage(api, "KEEP", "same", people.owner)
+    apply_staged(api)
+    with pytest.raises(ValidationError) as error:
+        stage_env_text(api, "KEEP=changed\nNEW=1\nPM2_HOME=/tmp/elsewhere\n", people.owner)
+    assert error.value.messages == ["PM2_HOME is reserved: PM2 uses it to run the service."]
+    assert StagedChange.objects.count() == 0
+    assert current_values(api) == {"KEEP": "same"}

@@ -388,6 +388,38 @@ def test_an_invalid_key_is_refused_next_to_it(people, client_for, world, key, me
     assert state(people, world.service) == before
 
 
+@pytest.mark.parametrize("kind", ["service", "environment"])
+@pytest.mark.parametrize("key", ["PM2_HOME", "pm_exec_path", "cwd"])
+def test_a_reserved_key_is_refused_next_to_it_saying_why(people, client_for, world, kind, key):
+    owner = owner_of(world, kind)
+    before = state(people, owner)
+    response = client_for(people.owner, people.workspace_a).post(
+        f"{base(owner)}add/", {"key": key, "value": "/tmp/elsewhere"}, **HX)
+    errors = re.findall(r'data-field-error="key">([^<]*)<', response.content.decode())
+    assert errors == [f"{key} is reserved: PM2 uses it to run the service."]
+    assert state(people, owner) == before
+
+
+def test_a_reserved_key_stored_before_cannot_be_edited_but_can_be_deleted(people, client_for,
+                                                                          world):
+    with tenant_context(people.workspace_a):
+        legacy = Variable(service=world.service, key="PM2_HOME")
+        legacy.set_value("/tmp/legacy")
+        legacy.save()
+    before = state(people, world.service)
+    client = client_for(people.owner, people.workspace_a)
+    html = client.post(f"{base(world.service)}{legacy.pk}/edit/", {"value": "/tmp/other"},
+                       **HX).content.decode()
+    errors = re.findall(r'data-field-error="value">([^<]*)<', html)
+    assert errors == ["PM2_HOME is reserved: PM2 uses it to run the service."]
+    assert state(people, world.service) == before
+
+    client.post(f"{base(world.service)}{legacy.pk}/delete/", **HX)
+    client.post(f"{base(world.service)}apply/", **HX)
+    with tenant_context(people.workspace_a):
+        assert "PM2_HOME" not in current_values(world.service)
+
+
 @pytest.mark.parametrize("mode", ["add", "edit"])
 def test_a_value_over_32_kib_is_refused_and_never_echoed(people, client_for, world, mode):
     before = state(people, world.service)
@@ -461,6 +493,17 @@ def test_a_broken_env_text_reports_line_numbers_and_stages_nothing(people, clien
     assert "never closed" in messages[2]
     assert "zebra-secret" in html  # in the textarea, which keeps what was typed
     assert not any("zebra-secret" in m for m in messages)
+    assert state(people, world.service) == before
+
+
+def test_a_raw_text_with_a_reserved_key_stages_nothing_and_names_it(people, client_for, world):
+    before = state(people, world.service)
+    text = "NEW=1\nSECRET_ONE=changed\nPM2_HOME=/tmp/elsewhere\n"
+    html = client_for(people.owner, people.workspace_a).post(
+        f"{base(world.service)}raw/", {"text": text}, **HX).content.decode()
+    block = re.search(r'data-field-error="text">(.*?)</div>', html, re.S).group(1)
+    assert re.findall(r"<li>([^<]*)</li>", block) == [
+        "PM2_HOME is reserved: PM2 uses it to run the service."]
     assert state(people, world.service) == before
 
 

@@ -72,6 +72,18 @@ def test_production_settings_are_secure():
     assert result.stdout.split() == ["False", "True", "True", "True", "True", "True"]
 
 
+def test_production_content_security_policy_names_https_origins_on_the_default_port():
+    code = ("from django.conf import settings; from django.utils.csp import build_policy; "
+            "print(build_policy(settings.SECURE_CSP))")
+    env = production_env(DJANGO_SETTINGS_MODULE="config.settings", PAAS_DOMAIN="panel.example")
+    result = run(["-c", f"import django; django.setup(); {code}"], env)
+    assert result.returncode == 0, result.stderr
+    policy = dict(part.split(" ", 1) for part in result.stdout.strip().split("; "))
+    assert policy["connect-src"] == "'self' wss://*.panel.example"
+    assert policy["form-action"] == "'self' https://panel.example https://*.panel.example"
+    assert policy["frame-ancestors"] == "'none'"
+
+
 @pytest.mark.parametrize("entry_point", [MANAGE_CHECK, ASGI_IMPORT], ids=["manage", "asgi"])
 @pytest.mark.parametrize("name", REQUIRED)
 def test_start_up_without_a_required_variable_fails_naming_it(name, entry_point):
