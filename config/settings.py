@@ -62,6 +62,10 @@ PAAS_DATA_DIR = Path(os.environ.get("PAAS_DATA_DIR") or BASE_DIR / ".data").reso
 PAAS_DOMAIN = os.environ.get("PAAS_DOMAIN", "panel.localhost").strip().lower()
 PAAS_APPS_DOMAIN = os.environ.get("PAAS_APPS_DOMAIN", "apps.localhost").strip().lower()
 PAAS_ALLOW_LOCAL_REPOS = env_bool("PAAS_ALLOW_LOCAL_REPOS", DEBUG)
+# https:// repositories on the panel's own network (loopback, private, link-local addresses,
+# names like *.internal): off unless set, in development too, since a team could otherwise
+# make the panel's git probe that network (projects/addresses.py). Metadata stays refused.
+PAAS_ALLOW_INTERNAL_REPO_HOSTS = env_bool("PAAS_ALLOW_INTERNAL_REPO_HOSTS", False)
 
 # The deploy engine (DESIGN.md §5). Apps listen on ports from this range, one per web instance.
 PAAS_PORT_RANGE = tuple(int(p) for p in os.environ.get("PAAS_PORT_RANGE", "20000-29999").split("-"))

@@ -2,7 +2,6 @@
 deploy engine (which checks again before it uses a value: the database may hold what an older
 version accepted)."""
 
-import ipaddress
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from projects.addresses import NAME_RULE, Host, HostError, host_problem, parse_host
 from projects.references import SHARED
 
 RESERVED_SERVICE_NAMES = frozenset({SHARED})
@@ -26,8 +26,9 @@ _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\s")
 def validate_repository_url(url: str) -> None:
     """Raise ValidationError unless `url` is a repository the deploy engine may fetch.
 
-    https:// only; file:// URLs and absolute local paths only when PAAS_ALLOW_LOCAL_REPOS is on.
-    Nothing git could read as an option (a leading "-") or as a transport helper ("ext::").
+    https:// only, to a host on the public internet (unless PAAS_ALLOW_INTERNAL_REPO_HOSTS is
+    on); file:// URLs and absolute local paths only when PAAS_ALLOW_LOCAL_REPOS is on. Nothing
+    git could read as an option (a leading "-") or as a transport helper ("ext::").
     """
     if url.startswith("-"):
         raise ValidationError("A repository URL cannot start with “-”.")
@@ -38,7 +39,10 @@ def validate_repository_url(url: str) -> None:
         if not local:
             raise ValidationError("Local paths are not allowed on this host; use an https:// URL.")
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # brackets around something that is not an IPv6 address, and the like
+        raise ValidationError(f"{NAME_RULE}, or an IPv6 address in brackets.") from None
     if parts.scheme == "file" and url.startswith("file:///"):
         if not local:
             raise ValidationError(
@@ -52,30 +56,32 @@ def validate_repository_url(url: str) -> None:
         raise ValidationError(
             "Leave credentials out of the URL; the panel passes them to git separately."
         )
+    repository_host(url)
+
+
+def repository_host(url: str) -> tuple[Host, int]:
+    """The normalised host and the port of an https:// URL; ValidationError when git may not
+    fetch from it as written (projects/addresses.py says what is refused, and why). The deploy
+    engine resolves the name and checks the addresses as well, at fetch time."""
+    parts = urlsplit(url)
     try:
-        _ = parts.port  # ValueError for a port that is not a number
+        port = 443 if parts.port is None else parts.port  # ValueError: not a number, too big
     except ValueError:
-        raise ValidationError("The URL's port is not a number.") from None
-    if not local and _internal_host(parts.hostname):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValidationError("The URL's port is not a number from 1 to 65535.")
+    try:
+        host = parse_host(parts.hostname or "", bracketed="[" in parts.netloc)
+    except HostError as error:
+        raise ValidationError(str(error)) from None
+    problem = host_problem(host, allow_internal=settings.PAAS_ALLOW_INTERNAL_REPO_HOSTS)
+    if problem:
+        shown = host.name if host.address else "This host"
         raise ValidationError(
-            "This host is on the panel's own network (loopback, private or link-local); "
+            f"{shown} is {problem}: the panel only fetches from public addresses; "
             "use the repository's public URL."
         )
-
-
-_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
-
-
-def _internal_host(hostname: str) -> bool:
-    """An address or name that points into the host's own network (without asking DNS)."""
-    name = hostname.lower().rstrip(".")
-    if name == "localhost" or name.endswith(_INTERNAL_SUFFIXES):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return not address.is_global
+    return host, port
 
 
 def validate_branch(branch: str) -> None:

@@ -4,6 +4,10 @@ Everything git is given is an argv list. The environment is built from scratch: 
 global git configuration, no terminal prompts, only the https transport (and file:// when
 PAAS_ALLOW_LOCAL_REPOS is on), and a token only through a GIT_ASKPASS script that reads it
 from the environment, so it is never in a URL, an argv or a log line.
+
+An https host is checked as written (projects/validators.py), then resolved here, once: every
+address must be public (projects/addresses.py), and git is pinned to those addresses
+(http.curloptResolve), so a second DNS answer cannot send it into the panel's network.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from projects.validators import validate_branch, validate_repository_url, validate_root_directory
+from projects import addresses
+from projects.validators import (
+    repository_host,
+    validate_branch,
+    validate_repository_url,
+    validate_root_directory,
+)
 
 Runner = Callable[[list[str], dict[str, str], Path], int]
 """runner(argv, env, cwd) -> exit status; streams the command's output to the caller's log."""
@@ -36,6 +47,11 @@ GIT_OPTIONS = [
     "-c", "protocol.version=2",
     "-c", "core.hooksPath=/dev/null",
     "-c", "advice.detachedHead=false",
+    # A redirect would send git to a host nobody checked (curl resolves it itself, past the
+    # pinning below), so none is followed. What this costs: GitHub answers a renamed or
+    # transferred repository's old URL with a redirect; the fetch then fails, and the error
+    # asks for the repository's current URL, which is what the service should store anyway.
+    "-c", "http.followRedirects=false",
 ]
 _ASKPASS_SCRIPT = f"""#!/bin/sh
 case "$1" in
@@ -115,6 +131,7 @@ def fetch(
     into `dest`, and return what was checked out. `dest` must not exist or be empty; it is
     created, and removed again when fetching fails."""
     url, commit = _checked(url, branch, commit)
+    pinning = _pinning(url)  # before anything is created: a refused host leaves nothing
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise SourceError("The build directory is not empty.")
     if token:
@@ -130,7 +147,7 @@ def fetch(
             askpass.write_text(_ASKPASS_SCRIPT)
             askpass.chmod(0o700)
             env.update(GIT_ASKPASS=str(askpass), **{TOKEN_VARIABLE: token})
-        git = _Git(runner, env, dest)
+        git = _Git(runner, env, dest, pinning)
         if commit:
             git.run(["init", "--quiet", "--template=", "--initial-branch=deploy"], "git init")
             sha = _fetch_commit(git, url, branch, commit, log)
@@ -168,15 +185,56 @@ def _checked(url: str, branch: str, commit: str) -> tuple[str, str]:
         raise SourceError("A commit must be given as its full 40-character sha.")
     if url.startswith("/"):
         url = "file://" + url
+    elif url.startswith("https://"):
+        url = _normalised(url)
     return url, commit
 
 
+def _normalised(url: str) -> str:
+    """The https URL with its host as it was checked (127.1 is 127.0.0.1, Unicode is xn--),
+    so that git cannot read it differently."""
+    host, _ = repository_host(url)
+    parts = urlsplit(url)
+    netloc = host.in_url + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _pinning(url: str) -> list[str]:
+    """git's options that pin an https URL's host name to the addresses it resolves to now,
+    after checking every one of them; [] for an address literal or a local repository.
+
+    Always checked, whatever the form accepted: the name may resolve elsewhere today."""
+    if not url.startswith("https://"):
+        return []
+    host, port = repository_host(url)  # the URL _checked accepted: it raises nothing now
+    if host.address is not None:
+        return []  # checked by repository_host; curl does not resolve a literal
+    try:
+        resolved = addresses.resolve_host(host.name, port)
+    except (OSError, UnicodeError):  # socket.gaierror: no such name, no DNS answer
+        resolved = []
+    if not resolved:
+        raise SourceError(f"The repository host {host.name} could not be resolved: check the "
+                          "repository URL.")
+    allow_internal = settings.PAAS_ALLOW_INTERNAL_REPO_HOSTS
+    for address in resolved:
+        problem = addresses.address_problem(address, allow_internal=allow_internal)
+        if problem:
+            raise SourceError(
+                f"The repository host {host.name} resolves to {address}, {problem}: the panel "
+                "only fetches from public addresses. Use the repository's public URL."
+            )
+    pinned = ",".join(addresses.url_form(address) for address in resolved)
+    return ["-c", f"http.curloptResolve={host.name}:{port}:{pinned}"]
+
+
 class _Git:
-    def __init__(self, runner: Runner, env: dict[str, str], cwd: Path) -> None:
-        self.runner, self.env, self.cwd = runner, env, cwd
+    def __init__(self, runner: Runner, env: dict[str, str], cwd: Path,
+                 options: list[str]) -> None:
+        self.runner, self.env, self.cwd, self.options = runner, env, cwd, options
 
     def argv(self, args: list[str]) -> list[str]:
-        return ["git", *GIT_OPTIONS, *args]
+        return ["git", *GIT_OPTIONS, *self.options, *args]
 
     def run(self, args: list[str], what: str) -> None:
         status = self.runner(self.argv(args), dict(self.env), self.cwd)
@@ -201,10 +259,16 @@ def _clone_branch(git: _Git, url: str, branch: str, log: Log) -> None:
     status = git.status(["clone", "--depth", "1", "--single-branch", "--no-tags",
                          "--template=", "--branch", branch, "--", url, "."])
     if status != 0:
-        raise SourceError(
-            f"Could not fetch branch “{branch}” of {url} (git exited with status {status}): "
-            "check that the repository and the branch exist and that the panel may read them."
-        )
+        raise _could_not_fetch(url, branch, status)
+
+
+def _could_not_fetch(url: str, branch: str, status: int) -> SourceError:
+    moved = (" If the repository was renamed or moved, use its new URL: the panel does not "
+             "follow redirects." if url.startswith("https://") else "")
+    return SourceError(
+        f"Could not fetch branch “{branch}” of {url} (git exited with status {status}): "
+        f"check that the repository and the branch exist and that the panel may read them.{moved}"
+    )
 
 
 def _fetch_branch(git: _Git, url: str, branch: str, log: Log, *, depth: bool = True) -> str:
@@ -213,10 +277,7 @@ def _fetch_branch(git: _Git, url: str, branch: str, log: Log, *, depth: bool = T
     status = git.status([*args, *(["--depth", "1"] if depth else []), "--", url,
                          f"refs/heads/{branch}"])
     if status != 0:
-        raise SourceError(
-            f"Could not fetch branch “{branch}” of {url} (git exited with status {status}): "
-            "check that the repository and the branch exist and that the panel may read them."
-        )
+        raise _could_not_fetch(url, branch, status)
     sha = git.output(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"])
     if not _SHA.fullmatch(sha):
         raise SourceError(f"Branch “{branch}” of {url} does not point to a commit.")

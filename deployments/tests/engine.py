@@ -26,7 +26,9 @@ from projects.services import create_project
 from tenants.models import Workspace
 
 SETTLED = (*Status.FINAL, Status.ACTIVE)
-WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1"}
+# Workers refuse repository hosts on the panel's own network whatever the developer's
+# environment says: the engine tests count on it.
+WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1", "PAAS_ALLOW_INTERNAL_REPO_HOSTS": "0"}
 
 
 @contextmanager

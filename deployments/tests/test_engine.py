@@ -152,6 +152,24 @@ def test_a_repository_url_the_database_holds_but_the_engine_refuses(ws, repos, s
     assert not Path("/tmp/pwned").exists()
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("https://0x7f000001/x.git", "127.0.0.1 is a loopback address"),
+    ("https://0251.0376.0251.0376/latest/meta-data", "169.254.169.254 is the cloud metadata"),
+    ("https://[::ffff:7f00:1]/x.git", "a loopback address (127.0.0.1 inside an IPv6 address)"),
+])
+def test_an_internal_host_an_older_version_stored_is_refused_at_fetch_time(ws, repos, url,
+                                                                           shown):
+    service = make_service(ws, "https://github.com/acme/web.git")
+    with tenant_context(ws):  # what an older version's check let through
+        Service.objects.filter(pk=service.pk).update(repository_url=url)
+        service.refresh_from_db()
+    deployment = settle(ws, deploy(ws, service))
+    assert deployment.status == Status.FAILED
+    assert deployment.error_reason.startswith("Invalid repository URL: "), deployment.error_reason
+    assert shown in deployment.error_reason and "public URL" in deployment.error_reason
+    assert not any(text.startswith("Cloning") for _, text in log_of(ws, deployment))
+
+
 def test_redeploy_switches_to_the_new_release_and_stops_the_old_one(ws, repos):
     repo = sample_apps.make_repo(repos, "versions", sample_apps.NODE_APP)
     service = make_service(ws, repo)

@@ -140,6 +140,14 @@ HOSTILE = [
     ("repository_url", "https://[::1]/app.git"),
     ("repository_url", "https://localhost/app.git"),
     ("repository_url", "https://gitlab.internal/app.git"),
+    # The same, in notations the C library and curl read as those addresses (issue 9).
+    ("repository_url", "https://0x7f000001/db.git"),
+    ("repository_url", "https://2130706433/db.git"),
+    ("repository_url", "https://127.1/db.git"),
+    ("repository_url", "https://017700000001/db.git"),
+    ("repository_url", "https://0251.0376.0251.0376/latest/meta-data"),
+    ("repository_url", "https://[::ffff:127.0.0.1]/app.git"),
+    ("repository_url", "https://%31%32%37.0.0.1/app.git"),
     ("branch", "-f"),
     ("branch", "--orphan"),
     ("branch", "a..b"),
@@ -196,6 +204,13 @@ def test_hostile_settings_are_refused_next_to_their_field(people, client_for, se
         assert not field_errors(response, other), other
     assert "Nothing was saved" in response.content.decode()
     assert stored(people, service) == before  # not even the valid fields
+
+
+def test_an_internal_address_in_disguise_is_named_for_what_it_is(people, client_for, service):
+    response = client_for(people.owner, people.workspace_a).post(
+        url(service), form_data(repository_url="https://0x7f000001/db.git"))
+    [error] = field_errors(response, "repository_url")
+    assert "127.0.0.1 is a loopback address" in error and "public URL" in error
 
 
 def test_a_refused_command_tells_the_user_to_use_a_script(people, client_for, service):
