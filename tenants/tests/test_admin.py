@@ -22,7 +22,7 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
-from hosting.models import Host, PortAllocation, Route
+from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Service, Variable, VariableReveal
 from projects.services import create_project
@@ -93,6 +93,9 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
     "hosting.Host": lambda: Host.objects.create(name="edge-1", address="10.0.0.7"),
     "hosting.PortAllocation": lambda: PortAllocation.objects.create(
         port=41234, schema_name="ws_team_a", deployment_id=1, process_name="ws_team_a-web-1"
+    ),
+    "hosting.GeneratedDomain": lambda: GeneratedDomain.objects.create(
+        label="web-team-a-x1y2z", schema_name="ws_team_a", service_id=1,
     ),
     "hosting.Route": lambda: Route.objects.create(
         hostname="web-team-a.apps.localhost", upstream="127.0.0.1:41234",
