@@ -24,8 +24,8 @@ from django_tenants.utils import tenant_context
 from deployments.models import Deployment, LogLine, WebhookDelivery
 from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
-from projects.models import Project, Service, Variable, VariableReveal
-from projects.services import create_project
+from projects.models import Project, Variable, VariableReveal
+from projects.services import create_project, create_service
 from tenants.models import User, Workspace
 
 PUBLIC_URLS = "config.urls_public"
@@ -110,8 +110,7 @@ def seed_workspace(workspace: Workspace) -> dict[str, Model]:
     with tenant_context(workspace):
         project = create_project("Storefront", "The shop")
         environment = project.environments.get()
-        service = Service.objects.create(environment=environment, name="web",
-                                         repository_url="https://github.com/acme/shop")
+        service = create_service(environment, "web", repository_url="https://github.com/acme/shop")
         deployment = Deployment.objects.create(service=service, number=1, commit_sha="abc123",
                                                variables_snapshot=SECRET)
         LogLine.objects.create(deployment=deployment, sequence=1, stream="build",
