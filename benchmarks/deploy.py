@@ -242,9 +242,8 @@ def rollback_to(workspace: object, target: object, router_port: int, host: str) 
 def run() -> dict[str, dict]:
     from deployments.engine import pm2
     from deployments.tasks import this_host
-    from projects.models import Service
-    from projects.references import public_domain
-    from projects.services import create_project
+    from projects.domains import public_domain
+    from projects.services import create_project, create_service
     from tenants.models import User
     from tenants.services import create_workspace
 
@@ -263,8 +262,8 @@ def run() -> dict[str, dict]:
             workspace = create_workspace("bench", "Bench", owner)
             with tenant_context(workspace):
                 project = create_project("Bench")
-                service = Service.objects.create(environment=project.environments.get(),
-                                                 name="web", repository_url=repo)
+                service = create_service(project.environments.get(), "web",
+                                         repository_url=repo)
                 host = public_domain(service)
             env = {**os.environ, "DATABASE_URL": database_url(),
                    "PAAS_APPS_DIR": str(settings.PAAS_APPS_DIR),

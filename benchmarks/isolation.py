@@ -55,8 +55,7 @@ def deploy_figures() -> dict[str, dict]:
             "goal": "<= 1.10"}}
     from deployments.engine import accounts, pm2
     from hosting.models import host_queue
-    from projects.models import Service
-    from projects.services import create_project
+    from projects.services import create_project, create_service
     from tenants.models import User
     from tenants.services import create_workspace
 
@@ -77,9 +76,9 @@ def deploy_figures() -> dict[str, dict]:
             with tenant_context(workspace):
                 project = create_project("Bench")
                 for kind, host in HOSTS.items():
-                    services[kind] = Service.objects.create(
-                        environment=project.environments.get(), name=kind,
-                        repository_url=repo, host_name=host)
+                    services[kind] = create_service(
+                        project.environments.get(), kind, repository_url=repo,
+                        host_name=host)
             env = {**os.environ, "DATABASE_URL": database_url(),
                    "PAAS_APPS_DIR": str(settings.PAAS_APPS_DIR),
                    "PAAS_PORT_RANGE": "-".join(map(str, PORT_RANGE)),

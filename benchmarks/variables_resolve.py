@@ -87,13 +87,13 @@ def web_values(rng: random.Random) -> dict[str, str]:
 
 def populate() -> object:
     """The workspace's project; returns the service `web` (1,000 variables)."""
-    from projects.models import Environment, Service, Variable
-    from projects.services import create_project
+    from projects.models import Environment, Variable
+    from projects.services import create_project, create_service
 
     rng = random.Random(20250101)  # noqa: S311 - test data
     environment = create_project("Bench").environments.get(name=Environment.PRODUCTION)
-    web = Service.objects.create(environment=environment, name="web")
-    db = Service.objects.create(environment=environment, name="db")
+    web = create_service(environment, "web")
+    db = create_service(environment, "db")
     rows = []
     for owner, values in (
         (environment, {f"SHARED_{n:02d}": plain_value(rng, n) for n in range(SHARED_VARIABLES)}),

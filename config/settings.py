@@ -90,7 +90,7 @@ PAAS_HOST_ADDRESS = os.environ.get("PAAS_HOST_ADDRESS", "127.0.0.1").strip()
 PAAS_APPS_DIR = Path(os.environ.get("PAAS_APPS_DIR") or PAAS_DATA_DIR / "apps").resolve()
 PAAS_PM2_HOME = PAAS_APPS_DIR / "pm2"
 PAAS_PM2_BIN = os.environ.get("PAAS_PM2_BIN") or str(BASE_DIR / "node_modules" / ".bin" / "pm2")
-# The development router: http://<service>-<workspace>.PAAS_APPS_DOMAIN:PORT follows each
+# The development router: http://<generated domain>:PORT (projects.domains) follows each
 # service's route until Traefik takes its place.
 PAAS_ROUTER_PORT = int(os.environ.get("PAAS_ROUTER_PORT", "8080"))
 # Isolation (README, Isolation): each workspace's builds and apps run as a Unix user of its

@@ -19,8 +19,8 @@ from django.utils import timezone
 from deployments.models import Deployment, Phase, Status
 from deployments.services import latest_deployment
 from hosting.models import Host
+from projects.domains import public_domain
 from projects.models import Service
-from projects.references import public_domain
 from tenants.access import allowed
 from tenants.roles import Action
 

@@ -4,6 +4,10 @@
 Traefik's configuration is generated from these rows in a later issue; until then the
 development router (devrouter.app) reads them. Rows are written from the structured
 values here, never from strings a user typed.
+
+The hostname is the service's generated domain, reserved for it alone (projects.domains):
+no other service can hold a route on it, and a row another service left there (one that no
+longer exists, or a clash from before domains were reserved) is taken over.
 """
 
 from __future__ import annotations
@@ -12,12 +16,8 @@ from django.db import connection
 
 from deployments.models import Deployment
 from hosting.models import Host, Route
+from projects.domains import public_domain
 from projects.models import Service
-from projects.references import public_domain
-
-
-class RouteTaken(Exception):
-    """The domain already routes to another service."""
 
 
 def upstream_of(address: str, ports: list[int]) -> str:
@@ -33,11 +33,6 @@ def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
     if not ports:
         remove(service)
         return
-    taken = Route.objects.filter(hostname=hostname).exclude(
-        schema_name=connection.schema_name, service_id=service.pk
-    )
-    if taken.exists():
-        raise RouteTaken(f"{hostname} already routes to another service; rename this one.")
     upstream = upstream_of(Host.objects.address_of(deployment.host_name), ports)
     Route.objects.update_or_create(
         hostname=hostname,

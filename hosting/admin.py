@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hosting.models import Host, PortAllocation, Route
+from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 
 
 @admin.register(Host)
@@ -22,3 +22,9 @@ class RouteAdmin(admin.ModelAdmin):
     list_display = ["hostname", "upstream", "schema_name", "service_id", "deployment_id",
                     "updated_at"]
     search_fields = ["hostname"]
+
+
+@admin.register(GeneratedDomain)
+class GeneratedDomainAdmin(admin.ModelAdmin):
+    list_display = ["label", "schema_name", "service_id", "reserved_at"]
+    search_fields = ["label", "schema_name"]

@@ -1,20 +1,24 @@
 """The public schema's host-global tables: the hosts that run apps, the ports given to their
-processes, and the routing table Traefik's configuration is generated from."""
+processes, the domains generated for services, and the routing table Traefik's configuration
+is generated from."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from hosting.domain_labels import candidate_labels
 from tenants.models import DNS_LABEL
 
 # Host queues: engine work for a host goes to `<kind>.<host name>`, which only that host's
 # workers consume.
 HOST_QUEUE_KINDS = ("build", "deploy", "monitor")
 SEEN_RECENTLY = timedelta(minutes=10)
+# Suffixed labels tried before a reservation gives up (each is free with near certainty).
+RESERVE_ATTEMPTS = 20
 
 
 class HostQuerySet(models.QuerySet["Host"]):
@@ -104,3 +108,64 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} → {self.upstream}"
+
+
+class NoFreeDomain(Exception):
+    """No label could be reserved (RESERVE_ATTEMPTS suffixes were all taken)."""
+
+
+class GeneratedDomainQuerySet(models.QuerySet["GeneratedDomain"]):
+    def label_for(self, schema_name: str, service_id: int) -> str | None:
+        return (self.filter(schema_name=schema_name, service_id=service_id)
+                .values_list("label", flat=True).first())
+
+    def labels_for(self, schema_name: str, service_ids: list[int]) -> dict[int, str]:
+        """{service id: label} of those of the services that hold one."""
+        return dict(self.filter(schema_name=schema_name, service_id__in=service_ids)
+                    .values_list("service_id", "label"))
+
+    def reserve(self, schema_name: str, service_id: int, readable: str) -> str:
+        """The label of the service: the one it holds, else `readable` when free (and short
+        enough), else `readable` with a random suffix. The unique constraint decides a race:
+        each insert is in a savepoint, and a refused one tries the next label."""
+        held = self.label_for(schema_name, service_id)
+        if held is not None:
+            return held
+        for label in candidate_labels(readable, RESERVE_ATTEMPTS):
+            if self.filter(label=label).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    self.create(label=label, schema_name=schema_name, service_id=service_id)
+                return label
+            except IntegrityError:
+                held = self.label_for(schema_name, service_id)  # reserved meanwhile
+                if held is not None:
+                    return held
+        raise NoFreeDomain(f"no free domain name for {readable}")
+
+    def release(self, schema_name: str, service_id: int) -> None:
+        self.filter(schema_name=schema_name, service_id=service_id).delete()
+
+
+class GeneratedDomain(models.Model):
+    """The generated domain of a service, `<label>.PAAS_APPS_DOMAIN`: reserved when the
+    service is created, kept while it exists (stopped, failed or renamed), freed when it is
+    deleted. A label belongs to one (workspace schema, service) and a service has one."""
+
+    label = models.CharField(max_length=63, unique=True, validators=[DNS_LABEL])
+    schema_name = models.CharField(max_length=63)
+    service_id = models.BigIntegerField()
+    reserved_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GeneratedDomainQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "service_id"],
+                                    name="one_generated_domain_per_service"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} → {self.schema_name} service {self.service_id}"

@@ -13,10 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from django.conf import settings
-from django.db import connection
-
 from core.crypto import keyring
+from projects.domains import public_domain, remember_domains
 from projects.models import Environment, Service, Variable, owner_filter
 
 SHARED = "shared"
@@ -32,16 +30,6 @@ class VariableReferenceError(Exception):
     def __init__(self, variable: str, problem: str) -> None:
         self.variable = variable
         super().__init__(f"{variable}: {problem}")
-
-
-def public_domain(service: Service) -> str:
-    """Where the service is served: <service>-<workspace>.PAAS_APPS_DOMAIN (DESIGN.md §3)."""
-    slug = getattr(connection.tenant, "slug", connection.schema_name)
-    environment = service.environment.name
-    label = service.name if environment == Environment.PRODUCTION else (
-        f"{service.name}-{environment}"
-    )
-    return f"{label}-{slug}.{settings.PAAS_APPS_DOMAIN}"
 
 
 def platform_variables(service: Service) -> dict[str, str]:
@@ -81,6 +69,7 @@ class Resolver:
             services = list(environment.services.select_related(
                 "active_deployment", "environment__project"
             ))
+        remember_domains(services)  # their PAAS_PUBLIC_DOMAIN, read in one query
         self.services = {service.name: service for service in services}
         self.pending = pending or {}
         self.rows = rows

@@ -2,7 +2,8 @@
 
 from django.db import transaction
 
-from projects.models import Environment, Project
+from projects.domains import reserve_domain
+from projects.models import Environment, Project, Service
 from projects.tasks import remove_project
 
 
@@ -12,6 +13,14 @@ def create_project(name: str, description: str = "") -> Project:
     project = Project.objects.create(name=name, description=description)
     Environment.objects.create(project=project, name=Environment.PRODUCTION)
     return project
+
+
+@transaction.atomic
+def create_service(environment: Environment, name: str, **fields: object) -> Service:
+    """A service of the environment, with its domain reserved in the same transaction."""
+    service = Service.objects.create(environment=environment, name=name, **fields)
+    reserve_domain(service)
+    return service
 
 
 def delete_project(project: Project) -> None:

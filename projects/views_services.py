@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
+from projects.services import create_service
 from projects.views_variables import page_context
 from tenants.access import get_for
 from tenants.roles import Action
@@ -24,7 +25,7 @@ def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
     form = ServiceForm(request.POST or None, environment=environment,
                        auto_id=f"env{environment.pk}_%s")
     if request.method == "POST" and form.is_valid():
-        service = form.save()
+        service = create_service(environment, **form.cleaned_data)
         messages.success(request, f"Service {service.name} created.")
         url = reverse("service_detail", kwargs={"service_id": service.pk})
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from projects.domains import public_domain
 from projects.dotenv import EnvParseError, render_env
 from projects.forms import RawVariablesForm, VariableForm, VariableValueForm
 from projects.models import (
@@ -28,7 +29,6 @@ from projects.models import (
     Variable,
     owner_filter,
 )
-from projects.references import public_domain
 from projects.variables import (
     apply_staged,
     discard_staged,

@@ -23,7 +23,7 @@ from core.crypto import (
 from deployments.models import Deployment
 from deployments.snapshots import read_snapshot, store_snapshot
 from projects.models import Environment, Project, Service, StagedChange, Variable
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 WYCHEPROOF = FIXTURES / "wycheproof-aes_gcm_test.json"
 SECRET = "s3cr3t-Value-that-must-not-leak"
@@ -232,7 +232,7 @@ def test_generate_key_entry_makes_a_valid_entry():
 
 def make_service(name: str = "web", project: str = "Shop") -> Service:
     environment = create_project(project).environments.get(name=Environment.PRODUCTION)
-    return Service.objects.create(environment=environment, name=name)
+    return create_service(environment, name)
 
 
 def assert_refused_without_leaking(variable: Variable, *secrets: str) -> None:

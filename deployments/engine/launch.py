@@ -18,8 +18,8 @@ from deployments.engine.limits import Limits
 from deployments.engine.runner import Cancelled, Control
 from deployments.models import Deployment, Phase, Status, Stream
 from deployments.snapshots import read_snapshot
+from projects.domains import public_domain
 from projects.models import Service
-from projects.references import public_domain
 
 
 class DeployFailed(Exception):

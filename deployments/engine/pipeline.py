@@ -16,7 +16,6 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from deployments import routes
 from deployments.engine import accounts, pm2, releases
 from deployments.engine.builders import BuildError, cache_env, detect
 from deployments.engine.launch import DeployFailed, base_env, deploy, stop_processes, timed
@@ -114,8 +113,8 @@ def _run(deployment: Deployment, control: Control,
     except TimedOut:
         fail(Status.FAILED,
              f"The build took longer than {control.timeout_minutes} minutes and was stopped.")
-    except (DeployFailed, SourceError, BuildError, CommandFailed, routes.RouteTaken,
-            pm2.PM2Error, NoFreePort) as error:
+    except (DeployFailed, SourceError, BuildError, CommandFailed, pm2.PM2Error,
+            NoFreePort) as error:
         fail(Status.FAILED, str(error))
     except ValidationError as error:  # a setting the database holds that is no longer valid
         fail(Status.FAILED, "Service settings: " + " ".join(error.messages))

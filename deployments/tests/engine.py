@@ -22,7 +22,7 @@ from deployments.services import trigger_deployment
 from deployments.tasks import this_host
 from hosting.models import PortAllocation, Route
 from projects.models import Project, Service, Variable
-from projects.services import create_project
+from projects.services import create_project, create_service
 from tenants.models import Workspace
 
 SETTLED = (*Status.FINAL, Status.ACTIVE)
@@ -110,10 +110,8 @@ def make_service(workspace: Workspace, repository: str, name: str = "web",
                  **settings: object) -> Service:
     with tenant_context(workspace):
         project = create_project(f"Engine {name} {time.time_ns()}")
-        return Service.objects.create(
-            environment=project.environments.get(), name=name, repository_url=repository,
-            **settings,
-        )
+        return create_service(project.environments.get(), name, repository_url=repository,
+                              **settings)
 
 
 def remove_everything(workspace: Workspace) -> None:

@@ -11,15 +11,14 @@ from django_tenants.utils import tenant_context
 from deployments.models import Deployment, LogLine, Phase, Status, Stream, Trigger
 from deployments.tests.test_views import HX, SHA, button, make, section
 from projects.models import Service
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 
 @pytest.fixture
 def service(people) -> Service:
     with tenant_context(people.workspace_a):
         environment = create_project("Shop").environments.get()
-        return Service.objects.create(environment=environment, name="web",
-                                      repository_url="https://github.com/acme/web.git")
+        return create_service(environment, "web", repository_url="https://github.com/acme/web.git")
 
 
 def add_log(people, deployment: Deployment, lines: list[tuple[int, Phase, str]]) -> None:

@@ -15,7 +15,7 @@ from deployments.management.commands import rotate_encryption_key
 from deployments.models import Deployment
 from deployments.snapshots import read_snapshot, store_snapshot
 from projects.models import Environment, Service, StagedChange, Variable
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 OLD = generate_key_entry("old")
 NEW = generate_key_entry("new")
@@ -29,7 +29,7 @@ def secret_value(label: str) -> str:
 
 def make_service(name: str = "web") -> Service:
     environment = create_project("Rotation").environments.get(name=Environment.PRODUCTION)
-    return Service.objects.create(environment=environment, name=name)
+    return create_service(environment, name)
 
 
 def add_variables(service: Service, count: int, prefix: str) -> dict[str, str]:

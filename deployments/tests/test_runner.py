@@ -18,15 +18,14 @@ from deployments.engine.runner import Cancelled, Control, TimedOut, build_slot
 from deployments.logs import LogWriter, logs_group, secret_values
 from deployments.models import Deployment, LogLine, Phase, Status
 from deployments.tests.engine import processes_with_env
-from projects.models import Service
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 
 @pytest.fixture
 def service(workspace_a):
     with tenant_context(workspace_a):
         project = create_project("Runner")
-        yield Service.objects.create(environment=project.environments.get(), name="web")
+        yield create_service(project.environments.get(), "web")
 
 
 def new_deployment(service, number=1, **fields):

@@ -6,8 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from deployments.models import TRANSITIONS, Deployment, IllegalTransition, Status
-from projects.models import Service
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 LEGAL = [(src, dst) for src, targets in TRANSITIONS.items() for dst in targets]
 ILLEGAL = [
@@ -19,7 +18,7 @@ ILLEGAL = [
 def service(workspace_a):
     with tenant_context(workspace_a):
         project = create_project("Status machine")
-        yield Service.objects.create(environment=project.environments.get(), name="web")
+        yield create_service(project.environments.get(), "web")
 
 
 def make(service, status):

@@ -17,7 +17,7 @@ from deployments.engine.releases import Manifest, create_release_dir, remove_rel
 from deployments.models import Deployment, Status, Trigger
 from deployments.tasks import this_host
 from projects.models import Service
-from projects.services import create_project
+from projects.services import create_project, create_service
 
 HX = {"HTTP_HX_REQUEST": "true"}
 SHA = "3f2a9c41d0b7e6a5c4b3a291807f6e5d4c3b2a19"
@@ -28,8 +28,7 @@ OLD_SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 def service(people) -> Service:
     with tenant_context(people.workspace_a):
         environment = create_project("Shop").environments.get()
-        return Service.objects.create(environment=environment, name="web",
-                                      repository_url="https://github.com/acme/web.git")
+        return create_service(environment, "web", repository_url="https://github.com/acme/web.git")
 
 
 def make(people, service: Service, number: int, status: Status, **fields) -> Deployment:
@@ -214,8 +213,8 @@ def test_a_member_deploys_the_branch_head(committed_db, client_for, enqueued):
     people = committed_db
     with tenant_context(people.workspace_a):
         project = create_project("Committed shop")
-        service = Service.objects.create(environment=project.environments.get(), name="web",
-                                         repository_url="https://github.com/acme/web.git")
+        service = create_service(project.environments.get(), "web",
+                                 repository_url="https://github.com/acme/web.git")
     try:
         member = client_for(people.member, people.workspace_a)
         response = member.post(f"/services/{service.pk}/deploy/")

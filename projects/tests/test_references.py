@@ -7,7 +7,7 @@ from deployments.models import Deployment, Status
 from deployments.snapshots import read_snapshot, snapshot_variables
 from projects.models import Service, Variable
 from projects.references import Resolver, VariableReferenceError, resolve_service
-from projects.services import create_project
+from projects.services import create_project, create_service
 from projects.variables import reference_problems
 
 
@@ -18,7 +18,7 @@ def environment(workspace_a):
 
 
 def service(environment, name, **variables):
-    created = Service.objects.create(environment=environment, name=name)
+    created = create_service(environment, name)
     for key, value in variables.items():
         set_variable(created, key, value)
     return created

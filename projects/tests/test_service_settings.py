@@ -13,7 +13,7 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from projects.models import Service
-from projects.services import create_project
+from projects.services import create_project, create_service
 from projects.validators import validate_command, validate_healthcheck_path
 
 FIELDS = ["repository_url", "branch", "root_directory", "build_command", "build_timeout",
@@ -40,8 +40,7 @@ VALID = {
 def service(people) -> Service:
     with tenant_context(people.workspace_a):
         environment = create_project("Shop").environments.get()
-        return Service.objects.create(environment=environment, name="web",
-                                      repository_url="https://github.com/acme/web.git")
+        return create_service(environment, "web", repository_url="https://github.com/acme/web.git")
 
 
 def url(service: Service) -> str:

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
-from projects.models import Service, StagedChange, Variable
-from projects.services import create_project
+from projects.models import StagedChange, Variable
+from projects.services import create_project, create_service
 from projects.variables import (
     Change,
     apply_staged,
@@ -23,7 +23,7 @@ from projects.variables import (
 def api(workspace_a):
     with tenant_context(workspace_a):
         environment = create_project("Staging").environments.get()
-        yield Service.objects.create(environment=environment, name="api")
+        yield create_service(environment, "api")
 
 
 def test_changes_wait_for_apply_then_land_together(api, people):

@@ -8,8 +8,8 @@ import re
 import pytest
 from django_tenants.utils import tenant_context
 
-from projects.models import Service, StagedChange, VariableReveal
-from projects.services import create_project
+from projects.models import StagedChange, VariableReveal
+from projects.services import create_project, create_service
 from projects.tests.test_variables_ui import SECRETS
 from projects.variables import apply_staged, current_values, stage
 
@@ -25,8 +25,8 @@ def browser_world(committed_db):
     with tenant_context(people.workspace_a):
         project = create_project(f"Browser {uuid.uuid4().hex[:6]}")
         environment = project.environments.get()
-        service = Service.objects.create(environment=environment, name="web",
-                                         repository_url="https://github.com/acme/web.git")
+        service = create_service(environment, "web",
+                                 repository_url="https://github.com/acme/web.git")
         stage(service, "SECRET_ONE", SECRETS[0], people.owner)
         stage(service, "DATABASE_URL", f"postgres://app:{SECRETS[1]}@db/app", people.owner)
         stage(service, "API_BASE", "${{ shared.API_HOST }}/v1", people.owner)

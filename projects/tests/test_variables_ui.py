@@ -10,7 +10,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from projects.models import Environment, Service, StagedChange, Variable, VariableReveal
-from projects.services import create_project
+from projects.services import create_project, create_service
 from projects.variables import apply_staged, current_values, pending_values, stage
 
 SECRETS = ["s3cr3t-VALUE-1", "s3cr3t-VALUE-2", "s3cr3t-VALUE-3", "s3cr3t-VALUE-4"]
@@ -30,8 +30,8 @@ def world(people) -> World:
     and one staged change; the environment has one shared variable; worker has one."""
     with tenant_context(people.workspace_a):
         environment = create_project("Shop").environments.get()
-        service = Service.objects.create(environment=environment, name="web")
-        other = Service.objects.create(environment=environment, name="worker")
+        service = create_service(environment, "web")
+        other = create_service(environment, "worker")
         stage(service, "SECRET_ONE", SECRETS[0], people.owner)
         stage(service, "DATABASE_URL", f"postgres://app:{SECRETS[1]}@db/app", people.owner)
         apply_staged(service)

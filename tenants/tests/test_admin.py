@@ -22,10 +22,10 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
-from hosting.models import Host, PortAllocation, Route
+from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
-from projects.models import Project, Service, Variable, VariableReveal
-from projects.services import create_project
+from projects.models import Project, Variable, VariableReveal
+from projects.services import create_project, create_service
 from tenants.models import User, Workspace
 
 PUBLIC_URLS = "config.urls_public"
@@ -94,6 +94,9 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
     "hosting.PortAllocation": lambda: PortAllocation.objects.create(
         port=41234, schema_name="ws_team_a", deployment_id=1, process_name="ws_team_a-web-1"
     ),
+    "hosting.GeneratedDomain": lambda: GeneratedDomain.objects.create(
+        label="web-team-a-x1y2z", schema_name="ws_team_a", service_id=1,
+    ),
     "hosting.Route": lambda: Route.objects.create(
         hostname="web-team-a.apps.localhost", upstream="127.0.0.1:41234",
         schema_name="ws_team_a", service_id=1, deployment_id=1,
@@ -107,8 +110,7 @@ def seed_workspace(workspace: Workspace) -> dict[str, Model]:
     with tenant_context(workspace):
         project = create_project("Storefront", "The shop")
         environment = project.environments.get()
-        service = Service.objects.create(environment=environment, name="web",
-                                         repository_url="https://github.com/acme/shop")
+        service = create_service(environment, "web", repository_url="https://github.com/acme/shop")
         deployment = Deployment.objects.create(service=service, number=1, commit_sha="abc123",
                                                variables_snapshot=SECRET)
         LogLine.objects.create(deployment=deployment, sequence=1, stream="build",
