@@ -9,12 +9,12 @@ PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python
 # The browser tests drive Debian's Chromium; `make test` installs it when it is missing.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench install assets lint clean-data browser
+.PHONY: run test bench install assets lint clean-data browser nft
 
 run: install
 	$(PY) -m config.localenv run
 
-test: install browser
+test: install browser nft
 	$(PY) -m config.localenv test $(ARGS)
 
 bench: install
@@ -46,6 +46,16 @@ static/vendor/.installed: node_modules/.installed
 
 static/css/app.css: node_modules/.installed assets/app.css $(shell find templates -name '*.html')
 	npx --no-install tailwindcss -i assets/app.css -o static/css/app.css --minify
+
+# nftables for the isolation tests, which load a firewall table of their own (removed after):
+# installed with apt-get when the tests run as root (isolation needs root; as another user
+# those tests are skipped, saying so).
+nft:
+	@if [ "$$(id -u)" != 0 ] || command -v nft >/dev/null || test -x /usr/sbin/nft; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "Without nft (nftables) the firewall tests are skipped."; exit 0; fi; \
+	echo "Installing Debian's nftables for the isolation tests (apt-get)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null 2>&1 || \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 
 # Chromium for the browser tests: present, or installed with apt-get (as root, or through
 # sudo without a password), or a one-line error that says how to get it.

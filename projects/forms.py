@@ -93,6 +93,9 @@ class ServiceForm(SourceFieldsMixin, forms.ModelForm):
 
 
 
+LIMIT_FIELDS = ("memory_limit_mb", "max_processes", "max_open_files", "cpu_priority")
+
+
 class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
     """A service's source, build and deploy settings. They apply from its next deployment;
     the deploy engine checks each again before it uses it."""
@@ -151,6 +154,8 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        for field in LIMIT_FIELDS:
+            self.fields[field].required = False
         if settings.PAAS_ALLOW_LOCAL_REPOS:
             self.fields["repository_url"].help_text = (
                 "An https:// git URL, or (on this host) a file:// URL or absolute path. "
@@ -158,8 +163,12 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
             )
 
     def clean(self) -> dict:
-        """The limits within this host's caps (PAAS_LIMIT_*), each error on its field."""
+        """The limits within this host's caps (PAAS_LIMIT_*), each error on its field; a limit
+        left blank keeps its current value."""
         cleaned = super().clean()
+        for field in LIMIT_FIELDS:
+            if field not in self.errors and cleaned.get(field) is None:
+                cleaned[field] = getattr(self.instance, field)
         caps = (("memory_limit_mb", settings.PAAS_LIMIT_MEMORY_MB, "at most {} MB"),
                 ("max_processes", settings.PAAS_LIMIT_PROCESSES, "at most {}"),
                 ("max_open_files", settings.PAAS_LIMIT_OPEN_FILES, "at most {}"))

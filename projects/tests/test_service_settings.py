@@ -252,3 +252,21 @@ def test_paths_on_the_apps_own_port_are_accepted(path):
 def test_other_healthcheck_paths_are_refused(path):
     with pytest.raises(ValidationError):
         validate_healthcheck_path(path)
+
+
+def test_owners_set_the_services_limits_and_blank_keeps_them(people, client_for, service):
+    client = client_for(people.owner, people.workspace_a)
+    assert 'name="memory_limit_mb"' in client.get(url(service)).content.decode()
+    response = client.post(url(service), form_data(memory_limit_mb="300", max_processes="64",
+                                                   max_open_files="2048", cpu_priority="5"))
+    assert response.status_code == 302
+    limits = ("memory_limit_mb", "max_processes", "max_open_files", "cpu_priority")
+    with tenant_context(people.workspace_a):
+        fresh = Service.objects.values(*limits).get(pk=service.pk)
+    assert fresh == {"memory_limit_mb": 300, "max_processes": 64, "max_open_files": 2048,
+                     "cpu_priority": 5}
+    assert client.post(url(service), form_data(memory_limit_mb="")).status_code == 302
+    with tenant_context(people.workspace_a):
+        assert Service.objects.get(pk=service.pk).memory_limit_mb == 300
+    response = client.post(url(service), form_data(memory_limit_mb="99999999"))
+    assert response.status_code == 200 and field_errors(response, "memory_limit_mb")
