@@ -248,6 +248,7 @@ def run() -> dict[str, dict]:
     from tenants.services import create_workspace
 
     root = Path(tempfile.mkdtemp(prefix="paas-bench-deploy-"))
+    root.chmod(0o711)  # with isolation, the workspace's user goes through it to its release
     saved = {name: getattr(settings, name) for name in
              ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_DRAIN_SECONDS")}
     settings.PAAS_APPS_DIR = root / "apps"

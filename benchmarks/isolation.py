@@ -2,7 +2,8 @@
 
 - `deploy_isolated_vs_shared_ratio`: the deploy benchmark's trigger-to-healthy (the sample Node
   app with express) through two workers of the same run, alternating: one isolated (builds and
-  apps as the workspace's user, limits, firewall set kept), one with PAAS_ISOLATION=off. Each
+  apps as the workspace's user, limits, the firewall's table loaded and its set kept), one with
+  PAAS_ISOLATION=off. Each
   is a host of its own (its queues), each service placed on one. BENCH_ISOLATION_ROUNDS (5)
   rounds after a warm-up of each; medians. Needs root (isolation does): without it the figure
   is 0 and says so.
@@ -53,19 +54,23 @@ def deploy_figures() -> dict[str, dict]:
         return {"deploy_isolated_vs_shared_ratio": {
             "value": 0, "unit": "not measured: isolation needs the panel to run as root",
             "goal": "<= 1.10"}}
-    from deployments.engine import accounts, pm2
+    from deployments.engine import accounts, firewall, pm2
     from hosting.models import host_queue
     from projects.services import create_project, create_service
     from tenants.models import User
     from tenants.services import create_workspace
 
     root = Path(tempfile.mkdtemp(prefix="paas-bench-isolation-"))
+    root.chmod(0o711)  # the workspace users go through it to their releases
     saved = {name: getattr(settings, name) for name in
-             ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_WORKSPACE_UIDS")}
+             ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_WORKSPACE_UIDS",
+              "PAAS_FIREWALL_TABLE")}
     settings.PAAS_APPS_DIR = root / "apps"
     settings.PAAS_PM2_HOME = settings.PAAS_APPS_DIR / "pm2"
     settings.PAAS_PORT_RANGE = PORT_RANGE
     settings.PAAS_WORKSPACE_UIDS = (3_900_000, 3_900_999)  # the benchmark's own users
+    settings.PAAS_FIREWALL_TABLE = "paas_bench"  # kept by the isolated worker, as in production
+    firewall_loaded = firewall.load()
     try:
         repo, app = app_repository(root)
         with temporary_database(BENCH_DATABASE):
@@ -83,6 +88,7 @@ def deploy_figures() -> dict[str, dict]:
                    "PAAS_APPS_DIR": str(settings.PAAS_APPS_DIR),
                    "PAAS_PORT_RANGE": "-".join(map(str, PORT_RANGE)),
                    "PAAS_WORKSPACE_UIDS": "-".join(map(str, settings.PAAS_WORKSPACE_UIDS)),
+                   "PAAS_FIREWALL_TABLE": settings.PAAS_FIREWALL_TABLE,
                    "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
             workers = []
             for kind, host in HOSTS.items():
@@ -101,6 +107,8 @@ def deploy_figures() -> dict[str, dict]:
                     for account in accounts.accounts_on_host():
                         accounts.remove(account)
     finally:
+        if firewall_loaded:
+            firewall.unload()
         for name, value in saved.items():
             setattr(settings, name, value)
         shutil.rmtree(root, ignore_errors=True)
@@ -147,6 +155,7 @@ def _daemon_rss_kb(home: Path) -> int:
 
 def _start_apps(home: Path, count: int) -> None:
     sleep = shutil.which("sleep", path=settings.PAAS_APP_PATH)
+    home.mkdir(exist_ok=True, mode=0o700)
     ecosystem = home / "apps.json"
     ecosystem.write_text(json.dumps({"apps": [
         {"name": f"app{index}", "script": sleep, "args": ["3600"], "interpreter": "none",

@@ -170,11 +170,20 @@ def accounts_on_host() -> list[Account]:
 
 
 def apps_dir() -> Path:
-    """PAAS_APPS_DIR: searchable, not listable, by others (0711)."""
+    """PAAS_APPS_DIR: searchable, not listable, by others (0711). With isolation, every
+    directory above it must let others through, or no workspace user reaches its files."""
     path = settings.PAAS_APPS_DIR
     path.mkdir(parents=True, exist_ok=True)
     if settings.PAAS_ISOLATED:
         path.chmod(0o711)
+        closed = next((folder for folder in path.parents if not folder.stat().st_mode & 0o001),
+                      None)
+        if closed is not None:
+            raise AccountError(
+                f"PAAS_APPS_DIR ({path}) is inside {closed}, which other users may not go "
+                f"through: the workspaces' users cannot reach their releases. Set "
+                f"PAAS_APPS_DIR elsewhere (e.g. /var/lib/paas/apps) or chmod o+x {closed}."
+            )
     return path
 
 

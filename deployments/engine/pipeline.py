@@ -114,7 +114,7 @@ def _run(deployment: Deployment, control: Control,
         fail(Status.FAILED,
              f"The build took longer than {control.timeout_minutes} minutes and was stopped.")
     except (DeployFailed, SourceError, BuildError, CommandFailed, pm2.PM2Error,
-            NoFreePort) as error:
+            NoFreePort, accounts.AccountError) as error:
         fail(Status.FAILED, str(error))
     except ValidationError as error:  # a setting the database holds that is no longer valid
         fail(Status.FAILED, "Service settings: " + " ".join(error.messages))
