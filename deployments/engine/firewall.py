@@ -9,6 +9,9 @@ or loads it). What it does, for packets sent by a workspace user (PAAS_WORKSPACE
   refused;
 - anything else (the internet, other hosts): allowed.
 
+And for packets arriving at the apps' ports (PAAS_PORT_RANGE): only from this host and from
+the registered hosts (their routers, the set `router_addresses`), never from anywhere else.
+
 So an app reaches its own workspace's services (PAAS_PRIVATE_URL) and nothing of another
 workspace or of the panel. `sync()` rewrites the set from the port table (hosting
 PortAllocation) in one nft transaction; the engine calls it whenever ports are given or freed
@@ -28,12 +31,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from hosting.models import PortAllocation
+from hosting.models import Host, PortAllocation
 from tenants.models import Workspace
 
 logger = logging.getLogger(__name__)
 METADATA_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 SET = "workspace_ports"
+ROUTERS = "router_addresses"
 
 
 def nft() -> str | None:
@@ -61,9 +65,12 @@ def _service_addresses() -> list[tuple[str, int]]:
 
 
 def ruleset(table: str | None = None, uids: tuple[int, int] | None = None,
-            services: list[tuple[str, int]] | None = None) -> str:
-    """The nftables table, for this host's settings (uid range, the panel's services)."""
+            services: list[tuple[str, int]] | None = None,
+            ports: tuple[int, int] | None = None) -> str:
+    """The nftables table, for this host's settings (uid range, the panel's services, the
+    apps' port range)."""
     first, last = uids or settings.PAAS_WORKSPACE_UIDS
+    low, high = ports or settings.PAAS_PORT_RANGE
     rules = []
     for address in METADATA_ADDRESSES:
         family = "ip6" if ipaddress.ip_address(address).version == 6 else "ip"
@@ -76,6 +83,14 @@ def ruleset(table: str | None = None, uids: tuple[int, int] | None = None,
   # (uid . port): the ports of each workspace user's own deployments (kept by the panel)
   set {SET} {{
     type uid . inet_service
+  }}
+
+  # addresses of the hosts (their routers), the only other machines that reach the apps
+  set {ROUTERS} {{
+    type ipv4_addr
+  }}
+  set {ROUTERS}6 {{
+    type ipv6_addr
   }}
 
   chain refuse {{
@@ -91,6 +106,20 @@ def ruleset(table: str | None = None, uids: tuple[int, int] | None = None,
     meta l4proto {{ tcp, udp }} th dport 53 accept
     meta skuid . tcp dport @{SET} accept
     fib daddr type local jump refuse
+  }}
+
+  # The apps' ports answer this host and the routers only, never the internet directly.
+  chain app_ports {{
+    ct state established,related accept
+    fib saddr type local accept
+    ip saddr @{ROUTERS} accept
+    ip6 saddr @{ROUTERS}6 accept
+    drop
+  }}
+
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    tcp dport {low}-{high} jump app_ports
   }}
 }}
 """
@@ -140,14 +169,34 @@ def workspace_ports() -> list[tuple[int, int]]:
     return sorted(set(pairs))
 
 
+def router_addresses() -> tuple[list[str], list[str]]:
+    """IPv4 and IPv6 addresses of the registered hosts (each runs a router)."""
+    found: tuple[list[str], list[str]] = ([], [])
+    for address in sorted(set(Host.objects.values_list("address", flat=True))):
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        if not parsed.is_loopback:
+            found[parsed.version == 6].append(str(parsed))
+    return found
+
+
+def _fill(table: str, name: str, elements: list[str]) -> str:
+    joined = ", ".join(elements)
+    return f"flush set inet {table} {name}\n" + (
+        f"add element inet {table} {name} {{ {joined} }}\n" if elements else "")
+
+
 def sync() -> bool:
-    """Rewrite the set of (uid . port) from the port table; False when there is no table."""
+    """Rewrite the sets (each workspace user's ports, the routers' addresses) from the port
+    and host tables, in one transaction; False when there is no table."""
     if not settings.PAAS_ISOLATED or nft() is None:
         return False
     table = settings.PAAS_FIREWALL_TABLE
-    elements = ", ".join(f"{uid} . {port}" for uid, port in workspace_ports())
-    script = f"flush set inet {table} {SET}\n" + (
-        f"add element inet {table} {SET} {{ {elements} }}\n" if elements else "")
+    ipv4, ipv6 = router_addresses()
+    script = (_fill(table, SET, [f"{uid} . {port}" for uid, port in workspace_ports()])
+              + _fill(table, ROUTERS, ipv4) + _fill(table, f"{ROUTERS}6", ipv6))
     binary = nft()
     result = subprocess.run([binary, "-f", "-"], input=script, capture_output=True, text=True,
                             check=False)

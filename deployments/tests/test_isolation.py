@@ -12,8 +12,13 @@ The network attempts also need nftables (`make test` installs it when it runs as
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +39,7 @@ from deployments.tests.engine import (
 )
 from deployments.tests.probe_app import PROBE_APP
 from deployments.tests.sample_apps import PYTHON_APP, make_repo
+from hosting.models import Host
 
 pytestmark = pytest.mark.skipif(
     not settings.PAAS_ISOLATED,
@@ -98,13 +104,28 @@ def attacks_on(victim) -> list[list]:
         ["PM2's logs", "list", str(settings.PAAS_PM2_HOME / "logs")],
         ["PM2's socket", "unix", str(settings.PAAS_PM2_HOME / "rpc.sock")],
         ["the panel's secrets", "read" if secret_file.is_file() else "list", str(secret_file)],
+        ["the panel's environment", "read", f"/proc/{os.getpid()}/environ"],
+        ["PM2's environment", "read", f"/proc/{pm2_daemon_pid()}/environ"],
     ]
+
+
+def pm2_daemon_pid() -> int:
+    return int((settings.PAAS_PM2_HOME / "pm2.pid").read_text())
+
+
+def reachable_services() -> list[list]:
+    """The panel's services, where an attempt is meaningful here: behind Unix sockets (file
+    modes), or over TCP when the firewall is loaded."""
+    services = panel_services()
+    if firewall.loaded():
+        return services
+    return [service for service in services if "path" in service[2]]
 
 
 def test_a_build_of_one_workspace_reaches_nothing_of_another_or_of_the_panel(
         committed_db, worker, victim, tmp_path):
     workspace = committed_db.workspace_a
-    attacks = attacks_on(victim)
+    attacks = attacks_on(victim) + reachable_services()
     own = [["own environment", "read", "/proc/self/environ"],
            ["own checkout, written", "write", "built-by-the-build"]]
     repo = make_repo(tmp_path, "attacker-build", PROBE_APP)
@@ -179,3 +200,50 @@ def test_an_app_reaches_its_own_ports_but_not_another_workspaces_nor_the_panels_
     assert {label: result for label, result in results.items() if not refused(result)} == {}
     with tenant_context(workspace):  # and the panel itself still reaches B's app
         assert get(victim_deployment.port)[0] == 200
+
+
+@pytest.fixture
+def outside_machine() -> Iterator[tuple[str, str, str]]:
+    """Another machine on a network of this host's: a network namespace on a veth pair.
+    Yields (its namespace, this host's address on the network, the other machine's)."""
+    name, link = f"paas{os.getpid()}", f"pv{os.getpid() % 100000}"
+    here, there = "10.199.7.1", "10.199.7.2"
+    commands = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", f"{link}h", "type", "veth", "peer", "name", f"{link}n"],
+        ["ip", "link", "set", f"{link}n", "netns", name],
+        ["ip", "addr", "add", f"{here}/30", "dev", f"{link}h"],
+        ["ip", "link", "set", f"{link}h", "up"],
+        ["ip", "netns", "exec", name, "ip", "addr", "add", f"{there}/30", "dev", f"{link}n"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", f"{link}n", "up"],
+    ]
+    try:
+        for argv in commands:
+            if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
+                pytest.skip(f"network namespaces are not available here ({argv[:3]})")
+        yield name, here, there
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", f"{link}h"], capture_output=True, check=False)
+
+
+def connects_from(namespace: str, address: str, port: int) -> bool:
+    script = (f"import socket; socket.create_connection(({address!r}, {port}), timeout=2)")
+    return subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", script],
+                          capture_output=True, check=False).returncode == 0
+
+
+def test_an_apps_port_answers_this_host_and_the_routers_but_no_other_machine(
+        db, outside_machine):
+    if not firewall.loaded():
+        pytest.skip("no nftables here: `make test` as root installs it")
+    namespace, here, there = outside_machine
+    port = settings.PAAS_PORT_RANGE[1]  # an app's port (the last of the run's range)
+    with socket.create_server((here, port), backlog=8):  # the kernel completes handshakes
+        assert not connects_from(namespace, here, port)  # not a router: dropped
+        assert socket.create_connection((here, port), timeout=2)  # this host: allowed
+        Host.objects.create(name="router-elsewhere", address=there)
+        assert firewall.sync()
+        assert connects_from(namespace, here, port)  # a registered host's router
+        Host.objects.filter(name="router-elsewhere").delete()
+        assert firewall.sync()

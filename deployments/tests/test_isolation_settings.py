@@ -3,9 +3,13 @@ firewall rules, the limits' host caps in the service settings form."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from django.test import override_settings
 
-from conftest import BASE_DIR
+from conftest import BASE_DIR, process_env
 from deployments.engine import firewall
 from projects.forms import ServiceSettingsForm
 from tenants.tests.test_admin import operator, operator_client  # noqa: F401 -- the fixture
@@ -27,12 +31,14 @@ def test_the_operators_admin_says_when_the_firewall_table_is_missing(people, ope
 
 
 def test_the_shipped_firewall_rules_are_what_the_panel_generates():
-    body = SHIPPED.read_text().split("\n", 5)[-1]
-    assert body == firewall.ruleset("paas", (200000, 299999), [])
+    body = SHIPPED.read_text().split("\n", 5)[-1]  # after the comment
+    assert body == firewall.ruleset("paas", (200000, 299999), [], (20000, 29999))
 
 
 def test_the_rules_refuse_the_panels_services_reached_over_tcp():
-    rules = firewall.ruleset("t", (5000, 5999), [("10.1.2.3", 5432), ("::1", 6379)])
+    rules = firewall.ruleset("t", (5000, 5999), [("10.1.2.3", 5432), ("::1", 6379)],
+                             (41000, 41999))
+    assert "tcp dport 41000-41999 jump app_ports" in rules
     assert "meta skuid != 5001-5999 accept" in rules
     assert "ip daddr 10.1.2.3 tcp dport 5432 jump refuse" in rules
     assert "ip6 daddr ::1 tcp dport 6379 jump refuse" in rules
@@ -68,3 +74,15 @@ def test_hostile_limits_are_refused_by_field():
     assert set(form.errors) >= {"memory_limit_mb", "max_processes", "max_open_files",
                                 "cpu_priority"}
 
+
+
+def test_every_process_of_the_panel_warns_at_start_when_isolation_is_off():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, capture_output=True, text=True,
+        env=process_env(PAAS_ISOLATION="off"), timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Isolation is OFF (PAAS_ISOLATION is off)" in result.stderr
+    quiet = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, capture_output=True, text=True,
+        env=process_env(PAAS_ISOLATION="auto"), timeout=120, check=False)
+    assert ("Isolation is OFF" in quiet.stderr) == (os.geteuid() != 0)
