@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import socket
 import subprocess
@@ -26,7 +27,7 @@ import pytest
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
-from deployments.engine import firewall
+from deployments.engine import accounts, firewall, monitor
 from deployments.models import Deployment, Status
 from deployments.tests.engine import (
     deploy,
@@ -247,3 +248,20 @@ def test_an_apps_port_answers_this_host_and_the_routers_but_no_other_machine(
         assert connects_from(namespace, here, port)  # a registered host's router
         Host.objects.filter(name="router-elsewhere").delete()
         assert firewall.sync()
+
+
+def test_a_workspace_users_are_made_on_first_use_and_removed_once_it_is_gone(db, workspace_a):
+    first, last = settings.PAAS_WORKSPACE_UIDS
+    gone = accounts.Account(name=f"{settings.PAAS_WORKSPACE_USER_PREFIX}{last}", uid=last,
+                            schema_name="ws_gone_long_ago")
+    accounts.ensure(gone)
+    live = accounts.account_for(workspace_a.schema_name, workspace_a.pk)
+    accounts.ensure(live)
+    assert pwd.getpwnam(gone.name).pw_uid == last
+    assert gone.home.is_dir() and gone.home.stat().st_uid == last
+    assert oct(gone.home.stat().st_mode & 0o777) == "0o700"
+    monitor._remove_stray_accounts({workspace_a.schema_name: workspace_a.pk})
+    with pytest.raises(KeyError):
+        pwd.getpwnam(gone.name)
+    assert not gone.home.exists()
+    assert pwd.getpwnam(live.name).pw_uid == first + workspace_a.pk
