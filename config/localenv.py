@@ -151,7 +151,7 @@ def start_postgres(directory: Path) -> Callable[[], None]:
         pgdata.mkdir(parents=True, exist_ok=True)
         _chown_for_postgres(pgdata, sockets)
         print(f"Creating the embedded PostgreSQL cluster in {pgdata}", flush=True)
-        with tempfile.NamedTemporaryFile("w", dir=pgdata, prefix="pw-") as pwfile:
+        with tempfile.NamedTemporaryFile("w", dir=directory, prefix="pw-") as pwfile:
             pwfile.write(password + "\n")
             pwfile.flush()
             _chown_for_postgres(Path(pwfile.name))
