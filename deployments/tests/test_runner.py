@@ -2,8 +2,11 @@
 the build timeout, cancel, the host's build slots, the log writer and release pruning."""
 
 import json
+import shutil
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,9 +118,19 @@ def test_log_lines_are_stored_in_order_masked_and_published(workspace_a, service
     assert "tok-123456" not in json.dumps(message)
 
 
+@pytest.fixture
+def apps_dir(settings) -> Iterator[Path]:
+    """An apps directory of the test's own, which workspace users may go through (tmp_path
+    is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="paas-apps-", dir="/tmp"))
+    path.chmod(0o711)
+    settings.PAAS_APPS_DIR = path / "apps"
+    yield settings.PAAS_APPS_DIR
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def test_pruning_keeps_the_newest_releases_and_only_what_the_panel_made(workspace_a, service,
-                                                                       settings, tmp_path):
-    settings.PAAS_APPS_DIR = tmp_path / "apps"
+                                                                       settings, apps_dir):
     settings.PAAS_RELEASES_KEPT = 2
     with tenant_context(workspace_a):
         made = []
