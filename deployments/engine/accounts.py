@@ -192,31 +192,27 @@ def workspace_dir(kind: str, schema_name: str, account: Account | None) -> Path:
     assert kind in KINDS
     top = apps_dir() / kind
     top.mkdir(exist_ok=True)
-    path = top / schema_name
-    path.mkdir(exist_ok=True)
     if account is not None:
         top.chmod(0o711)
-        os.chown(path, 0, account.gid, follow_symlinks=False)
-        path.chmod(0o710)
+    return panel_dir(top / schema_name, account)
+
+
+def _directory(path: Path, account: Account | None, owner: int, mode: int) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if account is not None:
+        os.chown(path, owner, account.gid, follow_symlinks=False)
+        path.chmod(mode)
     return path
 
 
 def panel_dir(path: Path, account: Account | None) -> Path:
     """A directory of the panel's inside a workspace directory (root:<group> 0710)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if account is not None:
-        os.chown(path, 0, account.gid, follow_symlinks=False)
-        path.chmod(0o710)
-    return path
+    return _directory(path, account, 0, 0o710)
 
 
 def user_dir(path: Path, account: Account | None) -> Path:
     """A directory of the workspace user's own (0700) inside a workspace directory."""
-    path.mkdir(parents=True, exist_ok=True)
-    if account is not None:
-        os.chown(path, account.uid, account.gid, follow_symlinks=False)
-        path.chmod(0o700)
-    return path
+    return _directory(path, account, account.uid if account else 0, 0o700)
 
 
 def hand_over(path: Path, account: Account | None) -> None:
