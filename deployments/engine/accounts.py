@@ -227,3 +227,11 @@ def hand_over(path: Path, account: Account | None) -> None:
                      follow_symlinks=False)
     os.chown(path, account.uid, account.gid, follow_symlinks=False)
     path.chmod(0o700)
+
+
+def private_tmp(account: Account | None) -> dict[str, str]:
+    """TMPDIR of the workspace's builds and apps: a directory of its own rather than the
+    host's shared /tmp (empty when isolation is off)."""
+    if account is None:
+        return {}
+    return {"TMPDIR": str(user_dir(account.home / "tmp", account))}

@@ -160,6 +160,7 @@ def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases
     env = {**cache_env(releases.cache_dir_for(deployment)),
            **base_env(values, deployment, manifest, release), "HOME": str(app_dir)}
     account = accounts.current()
+    env.update(accounts.private_tmp(account))
     apps, web_ports = [], []
     for kind, argv in manifest.processes.items():
         for index in range(service.instances if kind == "web" else 1):

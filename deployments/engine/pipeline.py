@@ -239,6 +239,7 @@ def _build_release(deployment: Deployment, control: Control, release: Path,
            **cache_env(releases.cache_dir_for(deployment)), "CI": "true"}
     env["HOME"] = str(releases.cache_dir_for(deployment))
     account, limits = accounts.current(), Limits.of(service)
+    env.update(accounts.private_tmp(account))
     with build_slot(control):
         control.start_deadline(service.build_timeout)
         for step in plan.steps:

@@ -105,6 +105,8 @@ def attacks_on(victim) -> list[list]:
         ["PM2's logs", "list", str(settings.PAAS_PM2_HOME / "logs")],
         ["PM2's socket", "unix", str(settings.PAAS_PM2_HOME / "rpc.sock")],
         ["the panel's secrets", "read" if secret_file.is_file() else "list", str(secret_file)],
+        ["B's temporary files", "list", str(accounts.account_for(
+            workspace.schema_name, workspace.pk).home / "tmp")],
         ["the panel's environment", "read", f"/proc/{os.getpid()}/environ"],
         ["PM2's environment", "read", f"/proc/{pm2_daemon_pid()}/environ"],
     ]
@@ -174,6 +176,8 @@ def test_an_app_of_one_workspace_reaches_nothing_of_another_or_of_the_panel(vict
     assert body["uid"] != 0 and body["uid"] != victim[0].pk + settings.PAAS_WORKSPACE_UIDS[0]
     own = [["own environment", "read", "/proc/self/environ"],
            ["own checkout", "list", "."],
+           ["own temporary directory, written", "write",
+            str(accounts.account_for(workspace.schema_name, workspace.pk).home / "tmp" / "x")],
            ["own checkout, written", "write", "written-by-the-app"],
            ["own log", "read", str(log_path(workspace, deployment))],
            ["own process, signalled", "signal", body["pid"]]]
