@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 from django_tenants.utils import tenant_context
+from playwright.sync_api import expect
 
-from conftest import BASE_DIR, PASSWORD, free_port, process_env
+from conftest import BASE_DIR, PASSWORD, chromium_page, free_port, process_env
 from deployments.engine import pm2
 from deployments.tests import sample_apps
 from deployments.tests.engine import get, remove_everything, running_worker, wait_for
@@ -127,10 +128,8 @@ def open_direct_address(page: object) -> dict:
 
 def test_create_deploy_open_redeploy_without_downtime_and_roll_back(world, panel_server,
                                                                    router_port):
-    from playwright.sync_api import expect, sync_playwright
-
     from projects.tests.test_variables_browser import log_in
-    from tenants.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, in_thread, shoot
+    from tenants.tests.test_browser import TIMEOUT_MS, in_thread, shoot
 
     port = panel_server.rsplit(":", 1)[1]
     workspace_url = f"http://{world.workspace.hostname}:{port}"
@@ -141,124 +140,116 @@ def test_create_deploy_open_redeploy_without_downtime_and_roll_back(world, panel
     errors: list[str] = []
 
     def journey() -> None:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(TIMEOUT_MS)
-                expect.set_options(timeout=TIMEOUT_MS)
-                page.on("pageerror", lambda error: errors.append(str(error)))
+        with chromium_page(TIMEOUT_MS, height=900) as page:
+            page.on("pageerror", lambda error: errors.append(str(error)))
 
-                def confirm(dialog: object) -> None:  # hx-confirm asks before a rollback
-                    dialogs.append(dialog.message)
-                    dialog.accept()
+            def confirm(dialog: object) -> None:  # hx-confirm asks before a rollback
+                dialogs.append(dialog.message)
+                dialog.accept()
 
-                page.on("dialog", confirm)
-                log_in(page, panel_server, world.email, PASSWORD)
+            page.on("dialog", confirm)
+            log_in(page, panel_server, world.email, PASSWORD)
 
-                # A service from the repository, created on the project page.
-                page.goto(f"{workspace_url}/projects/{world.project.pk}/")
-                page.get_by_role("link", name="New service").click()
-                form = page.get_by_test_id("service-form")
-                form.locator("input[name=name]").fill("shop")
-                form.locator("input[name=repository_url]").fill(world.repository)
-                form.get_by_role("button", name="Create service").click()
-                expect(page.get_by_test_id("service-name")).to_have_text("shop")
-                expect(page.get_by_test_id("service-status")).to_contain_text("Not deployed")
-                panel = page.get_by_test_id("deployments")
-                expect(panel).to_contain_text("No deployments yet")
+            # A service from the repository, created on the project page.
+            page.goto(f"{workspace_url}/projects/{world.project.pk}/")
+            page.get_by_role("link", name="New service").click()
+            form = page.get_by_test_id("service-form")
+            form.locator("input[name=name]").fill("shop")
+            form.locator("input[name=repository_url]").fill(world.repository)
+            form.get_by_role("button", name="Create service").click()
+            expect(page.get_by_test_id("service-name")).to_have_text("shop")
+            expect(page.get_by_test_id("service-status")).to_contain_text("Not deployed")
+            panel = page.get_by_test_id("deployments")
+            expect(panel).to_contain_text("No deployments yet")
 
-                # Deploy: the section refreshes itself until #1 is live.
-                panel.locator("[data-action=deploy]").click()
-                expect(page.get_by_test_id("deployments-notice")).to_have_text(
-                    re.compile(r"Deployment #1 queued"))
-                first = page.locator('[data-deployment="1"]')
-                expect(first).to_have_attribute("data-status", "active",
-                                                timeout=DEPLOY_TIMEOUT_MS)
-                expect(page.get_by_test_id("active-number")).to_have_text("#1")
-                expect(page.get_by_test_id("service-status")).to_contain_text("Active")
-                expect(page.get_by_test_id("service-url")).to_have_text(served_at)
-                expect(first.get_by_test_id("commit-message")).to_have_text(
-                    "Initial commit of shop")
-                expect(page.get_by_test_id("direct-address")).to_have_text(
-                    re.compile(r"^127\.0\.0\.1:\d+$"))
-                first_id = deployment_id(first)
-                shoot(page, "deploy-first-active")
+            # Deploy: the section refreshes itself until #1 is live.
+            panel.locator("[data-action=deploy]").click()
+            expect(page.get_by_test_id("deployments-notice")).to_have_text(
+                re.compile(r"Deployment #1 queued"))
+            first = page.locator('[data-deployment="1"]')
+            expect(first).to_have_attribute("data-status", "active",
+                                            timeout=DEPLOY_TIMEOUT_MS)
+            expect(page.get_by_test_id("active-number")).to_have_text("#1")
+            expect(page.get_by_test_id("service-status")).to_contain_text("Active")
+            expect(page.get_by_test_id("service-url")).to_have_text(served_at)
+            expect(first.get_by_test_id("commit-message")).to_have_text(
+                "Initial commit of shop")
+            expect(page.get_by_test_id("direct-address")).to_have_text(
+                re.compile(r"^127\.0\.0\.1:\d+$"))
+            first_id = deployment_id(first)
+            shoot(page, "deploy-first-active")
 
-                # Open it on its port: the app answers as deployment #1.
-                answer = open_direct_address(page)
-                assert answer["deployment"] == first_id and answer["version"] == "v1", answer
+            # Open it on its port: the app answers as deployment #1.
+            answer = open_direct_address(page)
+            assert answer["deployment"] == first_id and answer["version"] == "v1", answer
 
-                # And through the router, where a tab keeps fetching it from now on.
-                with page.context.expect_page() as opened:
-                    page.get_by_test_id("service-url").click()
-                app = opened.value
-                app.wait_for_load_state()
-                assert json.loads(app.locator("pre").first.inner_text())["version"] == "v1"
-                app.evaluate(POLLER)
+            # And through the router, where a tab keeps fetching it from now on.
+            with page.context.expect_page() as opened:
+                page.get_by_test_id("service-url").click()
+            app = opened.value
+            app.wait_for_load_state()
+            assert json.loads(app.locator("pre").first.inner_text())["version"] == "v1"
+            app.evaluate(POLLER)
 
-                # VERSION=v2 through the variable editor, then Redeploy.
-                page.bring_to_front()
-                add = page.get_by_test_id("add-variable")
-                add.locator("input[name=key]").fill("VERSION")
-                add.locator("textarea[name=value]").fill("v2")
-                add.get_by_role("button", name="Add").click()
-                page.locator("[data-action=apply]").click()
-                applied = page.get_by_test_id("applied")
-                expect(applied).to_contain_text("Applied 1 change.")
-                applied.locator("[data-action=redeploy]").click()
-                second = page.locator('[data-deployment="2"]')
-                expect(second).to_have_attribute("data-status", "active",
-                                                 timeout=DEPLOY_TIMEOUT_MS)
-                expect(page.get_by_test_id("active-number")).to_have_text("#2")
-                expect(second.get_by_test_id("trigger")).to_contain_text("Redeploy of #1")
-                expect(first).to_have_attribute("data-status", "superseded")
-                expect(second.locator("[data-action=rollback]")).to_have_count(0)
-                second_id = deployment_id(second)
-                answer = open_direct_address(page)
-                assert answer["deployment"] == second_id and answer["version"] == "v2", answer
-                shoot(page, "deploy-second-active")
+            # VERSION=v2 through the variable editor, then Redeploy.
+            page.bring_to_front()
+            add = page.get_by_test_id("add-variable")
+            add.locator("input[name=key]").fill("VERSION")
+            add.locator("textarea[name=value]").fill("v2")
+            add.get_by_role("button", name="Add").click()
+            page.locator("[data-action=apply]").click()
+            applied = page.get_by_test_id("applied")
+            expect(applied).to_contain_text("Applied 1 change.")
+            applied.locator("[data-action=redeploy]").click()
+            second = page.locator('[data-deployment="2"]')
+            expect(second).to_have_attribute("data-status", "active",
+                                             timeout=DEPLOY_TIMEOUT_MS)
+            expect(page.get_by_test_id("active-number")).to_have_text("#2")
+            expect(second.get_by_test_id("trigger")).to_contain_text("Redeploy of #1")
+            expect(first).to_have_attribute("data-status", "superseded")
+            expect(second.locator("[data-action=rollback]")).to_have_count(0)
+            second_id = deployment_id(second)
+            answer = open_direct_address(page)
+            assert answer["deployment"] == second_id and answer["version"] == "v2", answer
+            shoot(page, "deploy-second-active")
 
-                # Roll back to #1: its release again, with the variables it ran with.
-                rollback = first.locator("[data-action=rollback]")
-                expect(rollback).to_be_visible()
-                rollback.click()
-                expect(page.get_by_test_id("deployments-notice")).to_have_text(
-                    re.compile(r"Rolling back to #1 as deployment #3"))
-                third = page.locator('[data-deployment="3"]')
-                expect(third).to_have_attribute("data-status", "active",
-                                                timeout=DEPLOY_TIMEOUT_MS)
-                expect(page.get_by_test_id("active-number")).to_have_text("#3")
-                expect(second).to_have_attribute("data-status", "superseded")
-                expect(third.get_by_test_id("trigger")).to_contain_text("Rollback of #1")
-                third_id = deployment_id(third)
-                answer = open_direct_address(page)
-                assert answer["deployment"] == third_id and answer["version"] == "v1", answer
-                shoot(page, "deploy-rolled-back")
+            # Roll back to #1: its release again, with the variables it ran with.
+            rollback = first.locator("[data-action=rollback]")
+            expect(rollback).to_be_visible()
+            rollback.click()
+            expect(page.get_by_test_id("deployments-notice")).to_have_text(
+                re.compile(r"Rolling back to #1 as deployment #3"))
+            third = page.locator('[data-deployment="3"]')
+            expect(third).to_have_attribute("data-status", "active",
+                                            timeout=DEPLOY_TIMEOUT_MS)
+            expect(page.get_by_test_id("active-number")).to_have_text("#3")
+            expect(second).to_have_attribute("data-status", "superseded")
+            expect(third.get_by_test_id("trigger")).to_contain_text("Rollback of #1")
+            third_id = deployment_id(third)
+            answer = open_direct_address(page)
+            assert answer["deployment"] == third_id and answer["version"] == "v1", answer
+            shoot(page, "deploy-rolled-back")
 
-                # The router tab went on until #2's processes were stopped after the drain.
-                assert wait_for(lambda: not [info for info in pm2.jlist()
-                                             if info.env_deployment_id == second_id], 30)
-                seen.extend(app.evaluate(STOP_POLLER))
+            # The router tab went on until #2's processes were stopped after the drain.
+            assert wait_for(lambda: not [info for info in pm2.jlist()
+                                         if info.env_deployment_id == second_id], 30)
+            seen.extend(app.evaluate(STOP_POLLER))
 
-                # #1's page: its stored log, from the fetch to the switch.
-                first.get_by_test_id("deployment-link").click()
-                expect(page).to_have_url(f"{workspace_url}/deployments/{first_id}/")
-                log = page.get_by_test_id("log-lines")
-                expect(log).to_contain_text("npm ci")
-                expect(log).to_contain_text(f"Live: {app_host} now routes to #1")
-                expect(log.locator('[data-phase-heading="fetch"]')).to_have_count(1)
-                # #3's page: a rollback starts the release again, no fetch and no build.
-                page.goto(f"{workspace_url}/deployments/{third_id}/")
-                log = page.get_by_test_id("log-lines")
-                expect(log).to_contain_text("Rolling back to the release of #1")
-                expect(log).to_contain_text(f"Live: {app_host} now routes to #3")
-                expect(log.locator('[data-phase-heading="fetch"]')).to_have_count(0)
-                expect(log.locator('[data-phase-heading="build"]')).to_have_count(0)
-                shoot(page, "deploy-rollback-log")
-            finally:
-                browser.close()
+            # #1's page: its stored log, from the fetch to the switch.
+            first.get_by_test_id("deployment-link").click()
+            expect(page).to_have_url(f"{workspace_url}/deployments/{first_id}/")
+            log = page.get_by_test_id("log-lines")
+            expect(log).to_contain_text("npm ci")
+            expect(log).to_contain_text(f"Live: {app_host} now routes to #1")
+            expect(log.locator('[data-phase-heading="fetch"]')).to_have_count(1)
+            # #3's page: a rollback starts the release again, no fetch and no build.
+            page.goto(f"{workspace_url}/deployments/{third_id}/")
+            log = page.get_by_test_id("log-lines")
+            expect(log).to_contain_text("Rolling back to the release of #1")
+            expect(log).to_contain_text(f"Live: {app_host} now routes to #3")
+            expect(log.locator('[data-phase-heading="fetch"]')).to_have_count(0)
+            expect(log.locator('[data-phase-heading="build"]')).to_have_count(0)
+            shoot(page, "deploy-rollback-log")
 
     in_thread(journey)
 

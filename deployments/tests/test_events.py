@@ -14,8 +14,9 @@ import websockets
 from django.db import transaction
 from django.test import Client
 from django_tenants.utils import tenant_context
+from playwright.sync_api import expect
 
-from conftest import BASE_DIR, process_env
+from conftest import BASE_DIR, chromium_page, process_env
 from deployments.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from projects.models import Project
 from projects.services import delete_project
@@ -178,9 +179,7 @@ def test_websocket_is_refused_to_outsiders_anonymous_visitors_and_unknown_hosts(
 def test_an_open_page_updates_its_project_list_live_in_a_browser(committed_db, worker,
                                                                   panel_server):
     """htmx's ws extension applies the pushed fragment: no reload, the project disappears."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from tenants.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, in_thread
+    from tenants.tests.test_browser import TIMEOUT_MS, in_thread
 
     people = committed_db
     with tenant_context(people.workspace_a):
@@ -190,27 +189,20 @@ def test_an_open_page_updates_its_project_list_live_in_a_browser(committed_db, w
     cookie = session_cookie(people.member)
 
     def journey():
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-            try:
-                context = browser.new_context()
-                context.add_cookies([{"name": "sessionid", "value": cookie,
-                                      "domain": ".panel.localhost", "path": "/"}])
-                page = context.new_page()
-                page.goto(f"http://{people.workspace_a.hostname}:{port}/")
-                listing = page.get_by_test_id("project-list")
-                expect(listing).to_contain_text("Goes away live")
-                page.wait_for_function("() => document.querySelector('[ws-connect]')"
-                                       " && htmx && true")
-                page.wait_for_timeout(500)  # the socket joins its group
-                # Playwright runs an event loop in this thread: the ORM goes to another one.
-                with ThreadPoolExecutor(1) as pool:
-                    pool.submit(_delete_in_workspace, people.workspace_a, doomed.pk).result()
-                expect(listing).not_to_contain_text("Goes away live", timeout=30_000)
-                expect(page.get_by_test_id("project-list")).to_contain_text("Stays listed")
-            finally:
-                browser.close()
+        with chromium_page(TIMEOUT_MS) as page:
+            page.context.add_cookies([{"name": "sessionid", "value": cookie,
+                                       "domain": ".panel.localhost", "path": "/"}])
+            page.goto(f"http://{people.workspace_a.hostname}:{port}/")
+            listing = page.get_by_test_id("project-list")
+            expect(listing).to_contain_text("Goes away live")
+            page.wait_for_function("() => document.querySelector('[ws-connect]')"
+                                   " && htmx && true")
+            page.wait_for_timeout(500)  # the socket joins its group
+            # Playwright runs an event loop in this thread: the ORM goes to another one.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(_delete_in_workspace, people.workspace_a, doomed.pk).result()
+            expect(listing).not_to_contain_text("Goes away live", timeout=30_000)
+            expect(page.get_by_test_id("project-list")).to_contain_text("Stays listed")
 
     try:
         in_thread(journey)

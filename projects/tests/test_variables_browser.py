@@ -7,7 +7,9 @@ import re
 
 import pytest
 from django_tenants.utils import tenant_context
+from playwright.sync_api import expect
 
+from conftest import chromium_page
 from projects.models import StagedChange, VariableReveal
 from projects.services import create_project, create_service
 from projects.tests.test_variables_ui import SECRETS
@@ -50,8 +52,6 @@ def log_in(page: object, panel_server: str, email: str, password: str) -> None:
 @pytest.mark.browser
 def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browser_world):
     from tenants.tests.test_browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
         TIMEOUT_MS,
         in_thread,
         shoot,
@@ -64,91 +64,82 @@ def test_in_a_browser_reveal_stage_apply_and_the_raw_editor(panel_server, browse
     project_url = f"{workspace_url}/projects/{service.environment.project_id}/"
 
     def journey() -> None:
-        from playwright.sync_api import expect, sync_playwright
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(TIMEOUT_MS)
-                expect.set_options(timeout=TIMEOUT_MS)
-                errors: list[str] = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                log_in(page, panel_server, people.owner.email, password)
+        with chromium_page(TIMEOUT_MS, height=900) as page:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            log_in(page, panel_server, people.owner.email, password)
 
-                # A service is added inline on the project page; errors stay in the form.
-                page.goto(project_url)
-                page.get_by_role("link", name="New service").click()
-                form = page.get_by_test_id("service-form")
-                form.locator("input[name=name]").fill("Api")
-                form.get_by_role("button", name="Create service").click()
-                expect(page.locator("[data-field-error=name]")).to_contain_text("lowercase")
-                page.locator("input[name=name]").fill("api")
-                page.locator("input[name=repository_url]").fill("https://github.com/acme/api")
-                shoot(page, "project-new-service")
-                page.get_by_role("button", name="Create service").click()
-                expect(page.get_by_test_id("service-name")).to_have_text("api")
-                expect(page.get_by_test_id("service-domain")).to_contain_text(
-                    "api-team-a.apps.localhost")
+            # A service is added inline on the project page; errors stay in the form.
+            page.goto(project_url)
+            page.get_by_role("link", name="New service").click()
+            form = page.get_by_test_id("service-form")
+            form.locator("input[name=name]").fill("Api")
+            form.get_by_role("button", name="Create service").click()
+            expect(page.locator("[data-field-error=name]")).to_contain_text("lowercase")
+            page.locator("input[name=name]").fill("api")
+            page.locator("input[name=repository_url]").fill("https://github.com/acme/api")
+            shoot(page, "project-new-service")
+            page.get_by_role("button", name="Create service").click()
+            expect(page.get_by_test_id("service-name")).to_have_text("api")
+            expect(page.get_by_test_id("service-domain")).to_contain_text(
+                "api-team-a.apps.localhost")
 
-                page.goto(service_url)
-                expect(page.get_by_test_id("service-name")).to_have_text("web")
-                rows = page.get_by_test_id("variable-rows")
-                expect(rows).to_contain_text("SECRET_ONE")
-                assert SECRETS[0] not in page.content()
-                expect(page.get_by_test_id("reference-warnings")).to_contain_text("API_BASE")
+            page.goto(service_url)
+            expect(page.get_by_test_id("service-name")).to_have_text("web")
+            rows = page.get_by_test_id("variable-rows")
+            expect(rows).to_contain_text("SECRET_ONE")
+            assert SECRETS[0] not in page.content()
+            expect(page.get_by_test_id("reference-warnings")).to_contain_text("API_BASE")
 
-                row = page.locator('[data-variable="SECRET_ONE"]')
-                row.get_by_role("button", name="Reveal").click()
-                expect(row.get_by_test_id("revealed-value")).to_have_text(SECRETS[0])
+            row = page.locator('[data-variable="SECRET_ONE"]')
+            row.get_by_role("button", name="Reveal").click()
+            expect(row.get_by_test_id("revealed-value")).to_have_text(SECRETS[0])
 
-                add = page.get_by_test_id("add-variable")
-                add.locator("input[name=key]").fill("1BAD")
-                add.locator("textarea[name=value]").fill("x")
-                add.get_by_role("button", name="Add").click()
-                expect(page.locator("[data-field-error=key]")).to_contain_text("digit")
-                add = page.get_by_test_id("add-variable")
-                add.locator("input[name=key]").fill("NEW_FEATURE_FLAG")
-                add.get_by_role("button", name="Add").click()
-                staged = page.get_by_test_id("staged")
-                expect(staged).to_contain_text("1 staged change")
-                page.locator('[data-variable="DATABASE_URL"]').get_by_role(
-                    "button", name="Delete DATABASE_URL").click()
-                expect(page.get_by_role("button", name="Apply 2 changes")).to_be_visible()
-                row = page.locator('[data-variable="SECRET_ONE"]')
-                row.get_by_role("button", name="Reveal").click()
-                expect(row.get_by_test_id("revealed-value")).to_have_text(SECRETS[0])
-                shoot(page, "service-variables-staged")
+            add = page.get_by_test_id("add-variable")
+            add.locator("input[name=key]").fill("1BAD")
+            add.locator("textarea[name=value]").fill("x")
+            add.get_by_role("button", name="Add").click()
+            expect(page.locator("[data-field-error=key]")).to_contain_text("digit")
+            add = page.get_by_test_id("add-variable")
+            add.locator("input[name=key]").fill("NEW_FEATURE_FLAG")
+            add.get_by_role("button", name="Add").click()
+            staged = page.get_by_test_id("staged")
+            expect(staged).to_contain_text("1 staged change")
+            page.locator('[data-variable="DATABASE_URL"]').get_by_role(
+                "button", name="Delete DATABASE_URL").click()
+            expect(page.get_by_role("button", name="Apply 2 changes")).to_be_visible()
+            row = page.locator('[data-variable="SECRET_ONE"]')
+            row.get_by_role("button", name="Reveal").click()
+            expect(row.get_by_test_id("revealed-value")).to_have_text(SECRETS[0])
+            shoot(page, "service-variables-staged")
 
-                page.get_by_role("button", name="Apply 2 changes").click()
-                applied = page.get_by_test_id("applied")
-                expect(applied).to_contain_text("Applied 2 changes.")
-                redeploy = applied.get_by_role("button", name="Redeploy")
-                expect(redeploy).to_be_disabled()
-                expect(redeploy).to_have_attribute("title", "Deploy once before redeploying")
-                shoot(page, "service-variables-applied")
+            page.get_by_role("button", name="Apply 2 changes").click()
+            applied = page.get_by_test_id("applied")
+            expect(applied).to_contain_text("Applied 2 changes.")
+            redeploy = applied.get_by_role("button", name="Redeploy")
+            expect(redeploy).to_be_disabled()
+            expect(redeploy).to_have_attribute("title", "Deploy once before redeploying")
+            shoot(page, "service-variables-applied")
 
-                page.locator("[data-action=raw-editor]").click()
-                raw = page.locator("textarea[name=text]")
-                expect(raw).to_have_value(re.compile("NEW_FEATURE_FLAG=x\n"))
-                raw.fill("A=1\nBROKEN LINE\n")
-                page.get_by_role("button", name="Stage changes").click()
-                expect(page.locator("[data-field-error=text]")).to_contain_text("line 2")
-                shoot(page, "service-variables-raw-error")
-                assert errors == [], errors
+            page.locator("[data-action=raw-editor]").click()
+            raw = page.locator("textarea[name=text]")
+            expect(raw).to_have_value(re.compile("NEW_FEATURE_FLAG=x\n"))
+            raw.fill("A=1\nBROKEN LINE\n")
+            page.get_by_role("button", name="Stage changes").click()
+            expect(page.locator("[data-field-error=text]")).to_contain_text("line 2")
+            shoot(page, "service-variables-raw-error")
+            assert errors == [], errors
 
-                # A member: keys, masked, and nothing to click.
-                member = browser.new_page(viewport={"width": 1280, "height": 900})
-                log_in(member, panel_server, people.member.email, password)
-                member.goto(service_url)
-                expect(member.get_by_test_id("variable-rows")).to_contain_text("SECRET_ONE")
-                assert member.get_by_role("button", name="Reveal").count() == 0
-                assert member.get_by_test_id("add-variable").count() == 0
-                assert "s3cr3t" not in member.content()
-                shoot(member, "service-variables-member")
-            finally:
-                browser.close()
+            # A member: keys, masked, and nothing to click.
+            member = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+            log_in(member, panel_server, people.member.email, password)
+            member.goto(service_url)
+            expect(member.get_by_test_id("variable-rows")).to_contain_text("SECRET_ONE")
+            assert member.get_by_role("button", name="Reveal").count() == 0
+            assert member.get_by_test_id("add-variable").count() == 0
+            assert "s3cr3t" not in member.content()
+            shoot(member, "service-variables-member")
 
     in_thread(journey)
     with tenant_context(people.workspace_a):

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from playwright.sync_api import expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS
+from conftest import chromium_page
 from tenants.models import Domain, Membership, User, Workspace
 
 pytestmark = pytest.mark.browser
@@ -103,110 +104,100 @@ def test_sign_up_create_a_workspace_and_a_project(panel_server, unique):
     workspace_url = f"http://{slug}.panel.localhost:{port}/"
 
     def journey() -> None:
-        from playwright.sync_api import expect, sync_playwright
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        with chromium_page(TIMEOUT_MS, height=800) as page:
+            failed: list[str] = []
+            page.on(
+                "requestfailed",  # not those a navigation cut short
+                lambda request: failed.append(request.url)
+                if "ERR_ABORTED" not in (request.failure or "") else None,
             )
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.set_default_timeout(TIMEOUT_MS)
-                expect.set_options(timeout=TIMEOUT_MS)
-                failed: list[str] = []
-                page.on(
-                    "requestfailed",  # not those a navigation cut short
-                    lambda request: failed.append(request.url)
-                    if "ERR_ABORTED" not in (request.failure or "") else None,
-                )
-                page.on(
-                    "response",
-                    lambda response: failed.append(response.url)
-                    if "/static/" in response.url and response.status >= 400 else None,
-                )
+            page.on(
+                "response",
+                lambda response: failed.append(response.url)
+                if "/static/" in response.url and response.status >= 400 else None,
+            )
 
-                # The login page, with its styles and fonts.
-                page.goto(f"{panel_server}/login/")
-                expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-                assert "Inter" in loaded_fonts(page)
-                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-                assert background in ("rgb(2, 6, 23)", "oklch(0.129 0.042 264.695)"), background
-                shoot(page, "login")
+            # The login page, with its styles and fonts.
+            page.goto(f"{panel_server}/login/")
+            expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+            assert "Inter" in loaded_fonts(page)
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background in ("rgb(2, 6, 23)", "oklch(0.129 0.042 264.695)"), background
+            shoot(page, "login")
 
-                # Sign up: email, name, password twice.
-                page.get_by_role("link", name="Sign up").first.click()
-                expect(page).to_have_url(re.compile(r"/signup/$"))
-                shoot(page, "signup")
-                page.fill("input[name=email]", email)
-                page.fill("input[name=name]", "Bea Browser")
-                page.fill("input[name=password1]", "a long and unusual passphrase")
-                page.fill("input[name=password2]", "a long and unusual passphrase")
-                page.get_by_role("button", name="Sign up").click()
+            # Sign up: email, name, password twice.
+            page.get_by_role("link", name="Sign up").first.click()
+            expect(page).to_have_url(re.compile(r"/signup/$"))
+            shoot(page, "signup")
+            page.fill("input[name=email]", email)
+            page.fill("input[name=name]", "Bea Browser")
+            page.fill("input[name=password1]", "a long and unusual passphrase")
+            page.fill("input[name=password2]", "a long and unusual passphrase")
+            page.get_by_role("button", name="Sign up").click()
 
-                # A reserved URL name is refused next to its field.
-                expect(page).to_have_url(re.compile(r"/workspaces/new/$"))
-                page.fill("input[name=name]", "Admin")
-                page.fill("input[name=slug]", "admin")
-                page.get_by_role("button", name="Create workspace").click()
-                error = page.locator("[data-field-error=slug]")
-                expect(error).to_contain_text("reserved")
-                assert page.locator("[data-field-error=name]").count() == 0
-                field = page.locator("input[name=slug]")
-                expect(field).to_have_attribute("aria-invalid", "true")
-                expect(field).to_have_value("admin")
-                assert_error_below(page, "slug")
-                shoot(page, "workspace-error")
+            # A reserved URL name is refused next to its field.
+            expect(page).to_have_url(re.compile(r"/workspaces/new/$"))
+            page.fill("input[name=name]", "Admin")
+            page.fill("input[name=slug]", "admin")
+            page.get_by_role("button", name="Create workspace").click()
+            error = page.locator("[data-field-error=slug]")
+            expect(error).to_contain_text("reserved")
+            assert page.locator("[data-field-error=name]").count() == 0
+            field = page.locator("input[name=slug]")
+            expect(field).to_have_attribute("aria-invalid", "true")
+            expect(field).to_have_value("admin")
+            assert_error_below(page, "slug")
+            shoot(page, "workspace-error")
 
-                # A good one: the browser lands on the workspace's own subdomain.
-                page.fill("input[name=name]", "Browser Team")
-                page.fill("input[name=slug]", slug)
-                page.get_by_role("button", name="Create workspace").click()
-                expect(page).to_have_url(workspace_url)
-                expect(page.get_by_test_id("workspace-name")).to_have_text("Browser Team")
-                expect(page.get_by_test_id("project-list")).to_contain_text("No projects yet")
+            # A good one: the browser lands on the workspace's own subdomain.
+            page.fill("input[name=name]", "Browser Team")
+            page.fill("input[name=slug]", slug)
+            page.get_by_role("button", name="Create workspace").click()
+            expect(page).to_have_url(workspace_url)
+            expect(page.get_by_test_id("workspace-name")).to_have_text("Browser Team")
+            expect(page.get_by_test_id("project-list")).to_contain_text("No projects yet")
 
-                # The workspace list on the root domain shows it.
-                page.goto(f"{panel_server}/")
-                workspaces = page.get_by_test_id("workspace-list")
-                expect(workspaces).to_contain_text("Browser Team")
-                expect(workspaces).to_contain_text(f"{slug}.panel.localhost")
-                assert {"Inter", "JetBrains Mono"} <= loaded_fonts(page)
-                shoot(page, "workspace-list")
-                workspaces.get_by_role("link", name=re.compile("Browser Team")).click()
-                expect(page).to_have_url(workspace_url)
+            # The workspace list on the root domain shows it.
+            page.goto(f"{panel_server}/")
+            workspaces = page.get_by_test_id("workspace-list")
+            expect(workspaces).to_contain_text("Browser Team")
+            expect(workspaces).to_contain_text(f"{slug}.panel.localhost")
+            assert {"Inter", "JetBrains Mono"} <= loaded_fonts(page)
+            shoot(page, "workspace-list")
+            workspaces.get_by_role("link", name=re.compile("Browser Team")).click()
+            expect(page).to_have_url(workspace_url)
 
-                # A project name with markup is refused, and the markup is shown as text.
-                page.get_by_role("link", name="New project").first.click()
-                expect(page).to_have_url(re.compile(r"/projects/new/$"))
-                page.fill("input[name=name]", "<b>x</b>")
-                page.get_by_role("button", name="Create project").click()
-                name_error = page.locator("[data-field-error=name]")
-                expect(name_error).to_contain_text("cannot contain < or >")
-                expect(page.locator("input[name=name]")).to_have_value("<b>x</b>")
-                assert_error_below(page, "name")
-                assert page.locator("main b").count() == 0
-                assert "<b>x</b>" not in page.locator("main").inner_html()
-                shoot(page, "project-error")
+            # A project name with markup is refused, and the markup is shown as text.
+            page.get_by_role("link", name="New project").first.click()
+            expect(page).to_have_url(re.compile(r"/projects/new/$"))
+            page.fill("input[name=name]", "<b>x</b>")
+            page.get_by_role("button", name="Create project").click()
+            name_error = page.locator("[data-field-error=name]")
+            expect(name_error).to_contain_text("cannot contain < or >")
+            expect(page.locator("input[name=name]")).to_have_value("<b>x</b>")
+            assert_error_below(page, "name")
+            assert page.locator("main b").count() == 0
+            assert "<b>x</b>" not in page.locator("main").inner_html()
+            shoot(page, "project-error")
 
-                # A real project: its page, then the workspace home lists it.
-                page.fill("input[name=name]", "Storefront")
-                page.fill("textarea[name=description]", "The shop and its worker.")
-                page.get_by_role("button", name="Create project").click()
-                expect(page).to_have_url(re.compile(rf"^{re.escape(workspace_url)}projects/\d+/$"))
-                expect(page.get_by_test_id("project-name")).to_have_text("Storefront")
-                expect(page.get_by_test_id("environment")).to_contain_text("production")
-                shoot(page, "project")
+            # A real project: its page, then the workspace home lists it.
+            page.fill("input[name=name]", "Storefront")
+            page.fill("textarea[name=description]", "The shop and its worker.")
+            page.get_by_role("button", name="Create project").click()
+            expect(page).to_have_url(re.compile(rf"^{re.escape(workspace_url)}projects/\d+/$"))
+            expect(page.get_by_test_id("project-name")).to_have_text("Storefront")
+            expect(page.get_by_test_id("environment")).to_contain_text("production")
+            shoot(page, "project")
 
-                page.get_by_test_id("workspace-name").click()
-                expect(page).to_have_url(workspace_url)
-                projects = page.get_by_test_id("project-list")
-                expect(projects).to_contain_text("Storefront")
-                expect(projects).to_contain_text("The shop and its worker.")
-                shoot(page, "workspace-home")
+            page.get_by_test_id("workspace-name").click()
+            expect(page).to_have_url(workspace_url)
+            projects = page.get_by_test_id("project-list")
+            expect(projects).to_contain_text("Storefront")
+            expect(projects).to_contain_text("The shop and its worker.")
+            shoot(page, "workspace-home")
 
-                assert failed == [], failed
-            finally:
-                browser.close()
+            assert failed == [], failed
 
     in_thread(journey)
 

@@ -11,14 +11,15 @@ import uuid
 
 import pytest
 from django_tenants.utils import tenant_context
+from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, chromium_page
 from core.events import publish
 from projects.models import Project, Service, VariableReveal
 from projects.services import create_project
 from projects.variables import apply_staged, stage
 from tenants.models import User
-from tenants.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, in_thread
+from tenants.tests.test_browser import TIMEOUT_MS, in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -67,111 +68,102 @@ def test_the_main_pages_run_under_the_policy(panel_server, world):
         publish(people.workspace_a.schema_name, "projects_changed")
 
     def journey() -> None:
-        from playwright.sync_api import expect, sync_playwright
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(TIMEOUT_MS)
-                expect.set_options(timeout=TIMEOUT_MS)
-                violations: list[str] = []
-                errors: list[str] = []
-                htmx_requests: list[str] = []
-                dialogs: list[str] = []
-                page.expose_function("reportViolation", lambda text: violations.append(text))
-                page.add_init_script(REPORT_VIOLATIONS)
-                page.on("console", lambda message: violations.append(message.text)
-                        if "Content Security Policy" in message.text else None)
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.on("request", lambda request: htmx_requests.append(request.url)
-                        if request.headers.get("hx-request") == "true" else None)
+        with chromium_page(TIMEOUT_MS, height=900) as page:
+            violations: list[str] = []
+            errors: list[str] = []
+            htmx_requests: list[str] = []
+            dialogs: list[str] = []
+            page.expose_function("reportViolation", lambda text: violations.append(text))
+            page.add_init_script(REPORT_VIOLATIONS)
+            page.on("console", lambda message: violations.append(message.text)
+                    if "Content Security Policy" in message.text else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("request", lambda request: htmx_requests.append(request.url)
+                    if request.headers.get("hx-request") == "true" else None)
 
-                def dismiss(dialog: object) -> None:
-                    dialogs.append(dialog.message)
-                    dialog.dismiss()
+            def dismiss(dialog: object) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
 
-                page.on("dialog", dismiss)
+            page.on("dialog", dismiss)
 
-                # A workspace, anonymously: the log-in on the root domain, which sends the
-                # browser back to the workspace (a form landing on another subdomain).
-                page.goto(f"{workspace_url}/")
-                expect(page).to_have_url(re.compile(rf"^{re.escape(panel_server)}/login/\?next="))
-                page.fill("input[name=username]", people.owner.email)
-                page.fill("input[name=password]", PASSWORD)
-                with page.expect_websocket() as opened:
-                    page.get_by_role("button", name="Log in").click()
-                expect(page).to_have_url(f"{workspace_url}/")
-                assert opened.value.url == f"ws://{people.workspace_a.hostname}:{port}/ws/events/"
-
-                # The home's project list follows a change pushed over the WebSocket.
-                projects = page.get_by_test_id("project-list")
-                expect(projects).to_contain_text(project.name)
-                in_thread(push_a_new_project)
-                for _ in range(20):  # until the socket has joined its group
-                    try:
-                        expect(projects).to_contain_text(pushed, timeout=1000)
-                        break
-                    except AssertionError:
-                        in_thread(announce)
-                expect(projects).to_contain_text(pushed)
-
-                # The project page: htmx opens the new-service form; deleting asks first.
-                page.goto(f"{workspace_url}/projects/{project.pk}/")
-                page.get_by_role("link", name="New service").click()
-                expect(page.get_by_test_id("service-form")).to_be_visible()
-                assert any("/services/new/" in url for url in htmx_requests), htmx_requests
-                page.get_by_role("button", name="Delete project").click()
-                assert dialogs == ["Delete this project and everything it runs?"]
-                expect(page).to_have_url(f"{workspace_url}/projects/{project.pk}/")
-
-                # The service page: htmx reveals a value, and refuses a reserved key.
-                page.goto(f"{workspace_url}/services/{service.pk}/")
-                row = page.locator('[data-variable="TOKEN"]')
-                row.get_by_role("button", name="Reveal").click()
-                expect(row.get_by_test_id("revealed-value")).to_have_text("visible-once-revealed")
-                add = page.get_by_test_id("add-variable")
-                add.locator("input[name=key]").fill("PM2_HOME")
-                add.locator("textarea[name=value]").fill("/tmp/elsewhere")
-                add.get_by_role("button", name="Add").click()
-                expect(page.locator("[data-field-error=key]")).to_have_text(
-                    "PM2_HOME is reserved: PM2 uses it to run the service.")
-                assert any("/reveal/" in url for url in htmx_requests), htmx_requests
-                assert any("/variables/add/" in url for url in htmx_requests), htmx_requests
-
-                # Log-out on the workspace lands on the root domain's log-in.
-                page.get_by_role("button", name="Log out").click()
-                expect(page).to_have_url(f"{panel_server}/login/")
-
-                # The operators' admin, and the workspace admin.
-                page.goto(f"{panel_server}/admin/login/")
-                page.fill("input[name=username]", operator.email)
-                page.fill("input[name=password]", PASSWORD)
+            # A workspace, anonymously: the log-in on the root domain, which sends the
+            # browser back to the workspace (a form landing on another subdomain).
+            page.goto(f"{workspace_url}/")
+            expect(page).to_have_url(re.compile(rf"^{re.escape(panel_server)}/login/\?next="))
+            page.fill("input[name=username]", people.owner.email)
+            page.fill("input[name=password]", PASSWORD)
+            with page.expect_websocket() as opened:
                 page.get_by_role("button", name="Log in").click()
-                expect(page).to_have_url(f"{panel_server}/admin/")
-                for url in (f"{panel_server}/admin/tenants/workspace/",
-                            f"{panel_server}/admin/tenants/workspace/{people.workspace_a.pk}/change/",
-                            f"{panel_server}/admin/tenants/user/add/",
-                            f"{workspace_url}/admin/",
-                            f"{workspace_url}/admin/projects/project/{project.pk}/change/"):
-                    page.goto(url)
-                    expect(page.locator("#content")).to_be_visible()
-                    # The admin's scripts ran: theme.js sets the theme, inlines.js adds rows.
-                    expect(page.locator("html[data-theme]")).to_have_count(1)
-                expect(page.locator(".add-row a").first).to_be_visible()
+            expect(page).to_have_url(f"{workspace_url}/")
+            assert opened.value.url == f"ws://{people.workspace_a.hostname}:{port}/ws/events/"
 
-                assert violations == [], violations
-                assert errors == [], errors
+            # The home's project list follows a change pushed over the WebSocket.
+            projects = page.get_by_test_id("project-list")
+            expect(projects).to_contain_text(project.name)
+            in_thread(push_a_new_project)
+            for _ in range(20):  # until the socket has joined its group
+                try:
+                    expect(projects).to_contain_text(pushed, timeout=1000)
+                    break
+                except AssertionError:
+                    in_thread(announce)
+            expect(projects).to_contain_text(pushed)
 
-                # The watch works: an inline style (no nonce) is refused and reported.
-                page.evaluate("document.head.insertAdjacentHTML('beforeend', "
-                              "'<style>body { color: red }</style>')")
-                deadline = time.monotonic() + 5
-                while not violations and time.monotonic() < deadline:
-                    page.wait_for_timeout(100)
-                assert any("style-src" in violation for violation in violations), violations
-            finally:
-                browser.close()
+            # The project page: htmx opens the new-service form; deleting asks first.
+            page.goto(f"{workspace_url}/projects/{project.pk}/")
+            page.get_by_role("link", name="New service").click()
+            expect(page.get_by_test_id("service-form")).to_be_visible()
+            assert any("/services/new/" in url for url in htmx_requests), htmx_requests
+            page.get_by_role("button", name="Delete project").click()
+            assert dialogs == ["Delete this project and everything it runs?"]
+            expect(page).to_have_url(f"{workspace_url}/projects/{project.pk}/")
+
+            # The service page: htmx reveals a value, and refuses a reserved key.
+            page.goto(f"{workspace_url}/services/{service.pk}/")
+            row = page.locator('[data-variable="TOKEN"]')
+            row.get_by_role("button", name="Reveal").click()
+            expect(row.get_by_test_id("revealed-value")).to_have_text("visible-once-revealed")
+            add = page.get_by_test_id("add-variable")
+            add.locator("input[name=key]").fill("PM2_HOME")
+            add.locator("textarea[name=value]").fill("/tmp/elsewhere")
+            add.get_by_role("button", name="Add").click()
+            expect(page.locator("[data-field-error=key]")).to_have_text(
+                "PM2_HOME is reserved: PM2 uses it to run the service.")
+            assert any("/reveal/" in url for url in htmx_requests), htmx_requests
+            assert any("/variables/add/" in url for url in htmx_requests), htmx_requests
+
+            # Log-out on the workspace lands on the root domain's log-in.
+            page.get_by_role("button", name="Log out").click()
+            expect(page).to_have_url(f"{panel_server}/login/")
+
+            # The operators' admin, and the workspace admin.
+            page.goto(f"{panel_server}/admin/login/")
+            page.fill("input[name=username]", operator.email)
+            page.fill("input[name=password]", PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page).to_have_url(f"{panel_server}/admin/")
+            for url in (f"{panel_server}/admin/tenants/workspace/",
+                        f"{panel_server}/admin/tenants/workspace/{people.workspace_a.pk}/change/",
+                        f"{panel_server}/admin/tenants/user/add/",
+                        f"{workspace_url}/admin/",
+                        f"{workspace_url}/admin/projects/project/{project.pk}/change/"):
+                page.goto(url)
+                expect(page.locator("#content")).to_be_visible()
+                # The admin's scripts ran: theme.js sets the theme, inlines.js adds rows.
+                expect(page.locator("html[data-theme]")).to_have_count(1)
+            expect(page.locator(".add-row a").first).to_be_visible()
+
+            assert violations == [], violations
+            assert errors == [], errors
+
+            # The watch works: an inline style (no nonce) is refused and reported.
+            page.evaluate("document.head.insertAdjacentHTML('beforeend', "
+                          "'<style>body { color: red }</style>')")
+            deadline = time.monotonic() + 5
+            while not violations and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            assert any("style-src" in violation for violation in violations), violations
 
     in_thread(journey)
