@@ -125,13 +125,14 @@ def ruleset(table: str | None = None, uids: tuple[int, int] | None = None,
 """
 
 
-def _run(script: str) -> bool:
+def _run(script: str, *, quiet: bool = False) -> bool:
+    """Apply an nft script in one transaction; False without nft, isolation or success."""
     binary = nft()
     if binary is None or not settings.PAAS_ISOLATED:
         return False
     result = subprocess.run([binary, "-f", "-"], input=script, capture_output=True, text=True,
                             check=False)
-    if result.returncode != 0:
+    if result.returncode != 0 and not quiet:
         logger.warning("nft refused the panel's update: %s", result.stderr.strip()[:300])
     return result.returncode == 0
 
@@ -190,14 +191,12 @@ def _fill(table: str, name: str, elements: list[str]) -> str:
 
 def sync() -> bool:
     """Rewrite the sets (each workspace user's ports, the routers' addresses) from the port
-    and host tables, in one transaction; False when there is no table."""
+    and host tables, in one transaction; False when there is no table (quietly: the admin
+    says so)."""
     if not settings.PAAS_ISOLATED or nft() is None:
         return False
     table = settings.PAAS_FIREWALL_TABLE
     ipv4, ipv6 = router_addresses()
     script = (_fill(table, SET, [f"{uid} . {port}" for uid, port in workspace_ports()])
               + _fill(table, ROUTERS, ipv4) + _fill(table, f"{ROUTERS}6", ipv6))
-    binary = nft()
-    result = subprocess.run([binary, "-f", "-"], input=script, capture_output=True, text=True,
-                            check=False)
-    return result.returncode == 0
+    return _run(script, quiet=True)
