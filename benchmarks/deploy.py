@@ -240,7 +240,7 @@ def rollback_to(workspace: object, target: object, router_port: int, host: str) 
 
 
 def run() -> dict[str, dict]:
-    from deployments.engine import pm2
+    from deployments.engine import accounts, pm2
     from deployments.tasks import this_host
     from projects.domains import public_domain
     from projects.services import create_project, create_service
@@ -250,11 +250,13 @@ def run() -> dict[str, dict]:
     root = Path(tempfile.mkdtemp(prefix="paas-bench-deploy-"))
     root.chmod(0o711)  # with isolation, the workspace's user goes through it to its release
     saved = {name: getattr(settings, name) for name in
-             ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_DRAIN_SECONDS")}
+             ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_DRAIN_SECONDS",
+              "PAAS_WORKSPACE_UIDS")}
     settings.PAAS_APPS_DIR = root / "apps"
     settings.PAAS_PM2_HOME = settings.PAAS_APPS_DIR / "pm2"
     settings.PAAS_PORT_RANGE = PORT_RANGE
     settings.PAAS_DRAIN_SECONDS = 2.0
+    settings.PAAS_WORKSPACE_UIDS = (3_800_000, 3_800_999)  # the benchmark's own users
     try:
         repo, app = app_repository(root)
         with temporary_database(BENCH_DATABASE):
@@ -269,7 +271,8 @@ def run() -> dict[str, dict]:
             env = {**os.environ, "DATABASE_URL": database_url(),
                    "PAAS_APPS_DIR": str(settings.PAAS_APPS_DIR),
                    "PAAS_PORT_RANGE": "-".join(map(str, PORT_RANGE)),
-                   "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+                   "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+                   "PAAS_WORKSPACE_UIDS": "-".join(map(str, settings.PAAS_WORKSPACE_UIDS))}
             router_port = free_port()
             worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1",
                       "--threads", "2", "--queues", this_host("build"),
@@ -282,6 +285,8 @@ def run() -> dict[str, dict]:
                     figures = measure(workspace, service, repo, root, router_port, host)
                 finally:
                     pm2.kill_daemon()
+                    for account in accounts.accounts_on_host():
+                        accounts.remove(account)
         figures["deploy_vs_manual_ratio"]["unit"] += f" ({app})"
         return figures
     finally:
