@@ -7,6 +7,7 @@ from projects import views_services as service_views
 from projects import views_variables as variable_views
 from projects.admin import workspace_admin
 from tenants import views as tenant_views
+from tenants import views_members as member_views
 
 # <owner_kind:kind>: "services" or "environments" (a service's variables, or shared ones).
 register_converter(variable_views.OwnerKindConverter, "owner_kind")
@@ -39,6 +40,13 @@ urlpatterns = [
          name="variable_delete"),
     path(f"{VARIABLES}staged/<int:change_id>/undo/", variable_views.staged_undo,
          name="staged_undo"),
+    path("members/", member_views.member_list, name="members"),
+    path("members/<int:membership_id>/role/", member_views.member_role, name="member_role"),
+    path("members/<int:membership_id>/remove/", member_views.member_remove,
+         name="member_remove"),
+    path("members/<int:membership_id>/transfer/", member_views.member_transfer,
+         name="member_transfer"),
+    path("members/leave/", member_views.member_leave, name="member_leave"),
     path("logout/", tenant_views.logout_view, name="logout"),
     path("admin/", workspace_admin.urls),
 ]

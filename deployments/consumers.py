@@ -1,4 +1,6 @@
-"""WebSocket consumers. Each checks membership and role on connect (DESIGN.md §3, §6)."""
+"""WebSocket consumers. Each checks membership and role on connect, and again before it
+answers a message or passes an event on: a member removed meanwhile is cut off at once
+(DESIGN.md §3, §6)."""
 
 from __future__ import annotations
 
@@ -47,6 +49,16 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
     async def joined(self) -> None:
         await self.accept()
 
+    async def still_allowed(self) -> bool:
+        """Whether the user is still a member whose role allows `action` (the role may have
+        changed, the membership gone); if not, the socket is closed."""
+        role = await self.role_of(self.scope["user"])
+        if role is None or not can(role, self.action):
+            await self.close(code=CLOSE_NOT_FOUND if role is None else CLOSE_FORBIDDEN)
+            return False
+        self.role = role
+        return True
+
     @database_sync_to_async
     def role_of(self, user: object) -> str | None:
         membership = membership_for(user, self.workspace)
@@ -76,10 +88,12 @@ class WorkspaceEventsConsumer(WorkspaceConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Clients have nothing to say on this socket; whatever they send is ignored."""
+        """Clients have nothing to say on this socket; whatever they send is ignored (once
+        the sender is known to be still a member)."""
+        await self.still_allowed()
 
     async def workspace_event(self, message: dict) -> None:
-        if message.get("event") == "projects_changed":
+        if message.get("event") == "projects_changed" and await self.still_allowed():
             html = await self.in_workspace(self.render_project_list)()
             await self.send(text_data=html)
 
