@@ -117,6 +117,23 @@ if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,15}", PAAS_WORKSPACE_USER_PREFIX):
     raise ImproperlyConfigured(
         "PAAS_WORKSPACE_USER_PREFIX must be up to 16 lowercase letters, digits, _ or -."
     )
+# Email (invitations): the console in development; SMTP with EMAIL_HOST (EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS) in production. Django 6.1's MAILERS.
+if DEBUG and not os.environ.get("EMAIL_HOST"):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    MAILERS = {"default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+        },
+    }}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"panel@{PAAS_DOMAIN}")
+PAAS_INVITATION_DAYS = env_int("PAAS_INVITATION_DAYS", 7)
 # Host-wide caps of the per-service limits (a service's own settings cannot go past them).
 PAAS_LIMIT_MEMORY_MB = env_int("PAAS_LIMIT_MEMORY_MB", 4096)
 PAAS_LIMIT_PROCESSES = env_int("PAAS_LIMIT_PROCESSES", 1024)

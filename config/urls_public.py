@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from tenants import views
+from tenants import views, views_invitations
 
 urlpatterns = [
     path("", views.workspace_list, name="workspace_list"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("workspaces/new/", views.workspace_create, name="workspace_create"),
+    path("invitations/<str:token>/", views_invitations.invitation_show, name="invitation"),
+    path("invitations/<str:token>/accept/", views_invitations.invitation_accept,
+         name="invitation_accept"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

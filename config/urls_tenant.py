@@ -47,6 +47,11 @@ urlpatterns = [
     path("members/<int:membership_id>/transfer/", member_views.member_transfer,
          name="member_transfer"),
     path("members/leave/", member_views.member_leave, name="member_leave"),
+    path("members/invite/", member_views.invitation_create, name="invitation_create"),
+    path("members/invitations/<int:invitation_id>/resend/", member_views.invitation_resend,
+         name="invitation_resend"),
+    path("members/invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke,
+         name="invitation_revoke"),
     path("logout/", tenant_views.logout_view, name="logout"),
     path("admin/", workspace_admin.urls),
 ]

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from tenants.middleware import panel_url
-from tenants.models import Domain, Membership, User, Workspace
+from tenants.models import Domain, Invitation, Membership, User, Workspace
 from tenants.services import validate_workspace_slug
 
 admin.site.site_header = "Panel operators"
@@ -112,3 +112,21 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "workspace__slug"]
     autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are made on a workspace's Members page (the link is never
+    stored, only its hash, which is not shown)."""
+
+    list_display = ["email", "workspace", "role", "invited_by", "created_at", "expires_at",
+                    "accepted_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "workspace__slug"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False

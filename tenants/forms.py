@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 
-from tenants.models import User
+from tenants.invitations import INVITABLE
+from tenants.models import Membership, User, Workspace
+from tenants.roles import Role
 from tenants.services import validate_workspace_slug
 
 
@@ -36,3 +38,24 @@ class WorkspaceForm(forms.Form):
 
     def clean_slug(self) -> str:
         return validate_workspace_slug(self.cleaned_data["slug"])
+
+
+class InviteForm(forms.Form):
+    """Invite someone to a workspace with a role (a member or an admin)."""
+
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=[(role.value, role.label) for role in INVITABLE],
+                             initial=Role.MEMBER)
+
+    def __init__(self, *args: object, workspace: Workspace, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if Membership.objects.filter(workspace=self.workspace, user__email__iexact=email).exists():
+            raise forms.ValidationError("This person is already a member of this workspace.")
+        if self.workspace.invitations.pending().filter(email=email).exists():
+            raise forms.ValidationError("This address is already invited: resend or revoke "
+                                        "the pending invitation.")
+        return email

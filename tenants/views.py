@@ -18,16 +18,26 @@ from tenants.models import Membership
 from tenants.services import create_workspace
 
 
+def invitation_next(request: HttpRequest) -> str:
+    """`next` when it is an invitation's link on this host (sign-up returns there), else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/invitations/") and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    next_path = invitation_next(request)
     if request.user.is_authenticated:
-        return redirect("workspace_list")
-    form = SignupForm(request.POST or None)
+        return redirect(next_path or "workspace_list")
+    form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("workspace_create")
-    return render(request, "tenants/signup.html", {"form": form})
+        return redirect(next_path or "workspace_create")
+    return render(request, "tenants/signup.html", {"form": form, "next": next_path})
 
 
 class PanelLoginView(LoginView):

@@ -1,16 +1,19 @@
-"""The Members page of a workspace (its subdomain): who is in it, roles, leaving, handing over."""
+"""The Members page of a workspace (its subdomain): who is in it, roles, invitations, leaving,
+handing over."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tenants import members
+from tenants import invitations, members
 from tenants.access import allowed, require, requires
+from tenants.forms import InviteForm
 from tenants.middleware import panel_url
-from tenants.models import Membership
+from tenants.models import Invitation, Membership
 from tenants.roles import Action, Role
 
 
@@ -30,16 +33,60 @@ def _done(request: HttpRequest, change: object, success: str) -> HttpResponse:
     return redirect("members")
 
 
+def _page(request: HttpRequest, form: InviteForm | None = None, status: int = 200) -> HttpResponse:
+    rows = (Membership.objects.filter(workspace=request.workspace).select_related("user")
+            .order_by("created_at"))
+    can_manage = allowed(request, Action.MANAGE_MEMBERS)
+    return render(request, "tenants/members.html", {
+        "rows": rows, "roles": members.ASSIGNABLE, "can_manage": can_manage,
+        "can_transfer": allowed(request, Action.TRANSFER_OWNERSHIP),
+        "invitations": request.workspace.invitations.pending() if can_manage else [],
+        "form": form or InviteForm(workspace=request.workspace),
+        "invitation_days": settings.PAAS_INVITATION_DAYS,
+    }, status=status)
+
+
 @require_GET
 @requires(Action.VIEW)
 def member_list(request: HttpRequest) -> HttpResponse:
-    rows = (Membership.objects.filter(workspace=request.workspace).select_related("user")
-            .order_by("created_at"))
-    return render(request, "tenants/members.html", {
-        "rows": rows, "roles": members.ASSIGNABLE,
-        "can_manage": allowed(request, Action.MANAGE_MEMBERS),
-        "can_transfer": allowed(request, Action.TRANSFER_OWNERSHIP),
-    })
+    return _page(request)
+
+
+def _invitation(request: HttpRequest, invitation_id: int) -> Invitation:
+    """A pending invitation of this workspace (another workspace's: 404)."""
+    return get_object_or_404(request.workspace.invitations.pending(), pk=invitation_id)
+
+
+@require_POST
+@requires(Action.MANAGE_MEMBERS)
+def invitation_create(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    link = invitations.invite(request.workspace, form.cleaned_data["email"],
+                              form.cleaned_data["role"], request.user, panel_url(request, ""))
+    messages.success(request, f"Invitation sent to {form.cleaned_data['email']}. Its link, "
+                              f"to share another way: {link}")
+    return redirect("members")
+
+
+@require_POST
+@requires(Action.MANAGE_MEMBERS)
+def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation(request, invitation_id)
+    link = invitations.resend(invitation, panel_url(request, ""))
+    messages.success(request, f"Sent again to {invitation.email} (the earlier link no longer "
+                              f"works). New link: {link}")
+    return redirect("members")
+
+
+@require_POST
+@requires(Action.MANAGE_MEMBERS)
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation(request, invitation_id)
+    invitations.revoke(invitation)
+    messages.success(request, f"The invitation of {invitation.email} is withdrawn.")
+    return redirect("members")
 
 
 @require_POST

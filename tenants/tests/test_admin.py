@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -19,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment, LogLine, WebhookDelivery
@@ -26,7 +28,7 @@ from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Variable, VariableReveal
 from projects.services import create_project, create_service
-from tenants.models import User, Workspace
+from tenants.models import Invitation, User, Workspace
 
 PUBLIC_URLS = "config.urls_public"
 TENANT_URLS = "config.urls_tenant"
@@ -102,6 +104,10 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
         schema_name="ws_team_a", service_id=1, deployment_id=1,
     ),
     "django_dramatiq.Task": _task,
+    "tenants.Invitation": lambda: Invitation.objects.create(
+        workspace=Workspace.objects.get(slug="team-a"), email="invited@a.example",
+        token_hash="0" * 64, expires_at=timezone.now() + timedelta(days=7),
+    ),
 }
 
 
