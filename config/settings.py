@@ -134,6 +134,9 @@ else:
     }}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"panel@{PAAS_DOMAIN}")
 PAAS_INVITATION_DAYS = env_int("PAAS_INVITATION_DAYS", 7)
+PAAS_AUDIT_DAYS = env_int("PAAS_AUDIT_DAYS", 90)
+# Proxies in front of the panel whose X-Forwarded-For is trusted (Traefik: 1); 0 = none.
+PAAS_TRUSTED_PROXY_COUNT = env_int("PAAS_TRUSTED_PROXY_COUNT", 0)
 # Host-wide caps of the per-service limits (a service's own settings cannot go past them).
 PAAS_LIMIT_MEMORY_MB = env_int("PAAS_LIMIT_MEMORY_MB", 4096)
 PAAS_LIMIT_PROCESSES = env_int("PAAS_LIMIT_PROCESSES", 1024)
@@ -231,6 +234,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.MembershipMiddleware",
+    "tenants.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

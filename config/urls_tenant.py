@@ -48,6 +48,7 @@ urlpatterns = [
          name="member_transfer"),
     path("members/leave/", member_views.member_leave, name="member_leave"),
     path("members/invite/", member_views.invitation_create, name="invitation_create"),
+    path("audit/", member_views.audit_log, name="audit_log"),
     path("members/invitations/<int:invitation_id>/resend/", member_views.invitation_resend,
          name="invitation_resend"),
     path("members/invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke,

@@ -12,6 +12,8 @@ from deployments import routes, tasks
 from deployments.logs import log_once
 from deployments.models import Deployment, Phase, Status, Trigger
 from projects.models import Service
+from tenants import audit
+from tenants.models import AuditAction
 
 
 class DeployRefused(Exception):
@@ -29,6 +31,8 @@ def trigger_deployment(service: Service, trigger: Trigger = Trigger.MANUAL, *,
         deployment = Deployment.objects.create_next(
             service, trigger, triggered_by, commit_sha=commit_sha, source_deployment=source)
         tasks.send_on_commit(tasks.build_deployment, deployment)
+        audit.record(AuditAction.REDEPLOYED if source else AuditAction.DEPLOYED, deployment,
+                     service=service.name, commit=commit_sha, trigger=trigger)
     return deployment
 
 
@@ -53,7 +57,10 @@ def rollback(deployment: Deployment, *, triggered_by: str = "") -> Deployment:
             f"#{deployment.number} cannot be rolled back to: only earlier successful "
             "deployments whose release is kept can."
         )
-    return tasks.start_rollback(deployment, triggered_by=triggered_by)
+    rollback = tasks.start_rollback(deployment, triggered_by=triggered_by)
+    audit.record(AuditAction.ROLLED_BACK, rollback, service=deployment.service.name,
+                 to=deployment.number)
+    return rollback
 
 
 def cancel_deployment(deployment: Deployment, *, by: str = "") -> None:
@@ -72,6 +79,7 @@ def cancel_deployment(deployment: Deployment, *, by: str = "") -> None:
             locked.publish_changed()
         else:
             raise DeployRefused(f"#{locked.number} already finished.")
+    audit.record(AuditAction.CANCELLED, locked, service=deployment.service.name)
     if by:
         log_once(locked, f"Cancel requested by {by}.", phase=Phase.BUILD)
 
@@ -88,6 +96,7 @@ def restart_service(service: Service, *, by: str = "") -> None:
     active = _active(service)
     log_once(active, f"Restart requested by {by or 'the panel'}.", phase=Phase.RUNTIME)
     tasks.send_on_commit(tasks.restart_deployment, active)
+    audit.record(AuditAction.RESTARTED, service)
 
 
 def stop_service(service: Service, *, by: str = "") -> None:
@@ -109,6 +118,7 @@ def stop_service(service: Service, *, by: str = "") -> None:
         routes.remove(locked)
         tasks.send_on_commit(tasks.stop_deployment, current)
     service.active_deployment = None
+    audit.record(AuditAction.STOPPED, service, deployment=current.number)
     log_once(current, f"Stopped by {by or 'the panel'}.", phase=Phase.RUNTIME)
 
 

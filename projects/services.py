@@ -1,10 +1,13 @@
 """Workflows on projects."""
 
 from django.db import transaction
+from django.forms import ModelForm
 
 from projects.domains import reserve_domain
 from projects.models import Environment, Project, Service
 from projects.tasks import remove_project
+from tenants import audit
+from tenants.models import AuditAction
 
 
 @transaction.atomic
@@ -12,6 +15,7 @@ def create_project(name: str, description: str = "") -> Project:
     """A project with its first environment, `production`."""
     project = Project.objects.create(name=name, description=description)
     Environment.objects.create(project=project, name=Environment.PRODUCTION)
+    audit.record(AuditAction.CREATED, project)
     return project
 
 
@@ -20,10 +24,20 @@ def create_service(environment: Environment, name: str, **fields: object) -> Ser
     """A service of the environment, with its domain reserved in the same transaction."""
     service = Service.objects.create(environment=environment, name=name, **fields)
     reserve_domain(service)
+    audit.record(AuditAction.CREATED, service, project=environment.project.name)
     return service
 
 
 def delete_project(project: Project) -> None:
     """Hide the project now and remove it, with everything it runs, in the background."""
     project.mark_deleting()
+    audit.record(AuditAction.DELETED, project)
     transaction.on_commit(lambda: remove_project.send(project.pk))
+
+
+def save_service_settings(form: ModelForm) -> Service:
+    """Save the settings form of a service; the audit log names the settings that changed."""
+    service = form.save()
+    if form.changed_data:
+        audit.record(AuditAction.SETTINGS_CHANGED, service, fields=sorted(form.changed_data))
+    return service

@@ -22,7 +22,8 @@ from projects.models import (
 )
 from projects.references import SHARED, Resolver
 from projects.validators import reserved_key_reason, validate_unreserved_key
-from tenants.models import User
+from tenants import audit
+from tenants.models import AuditAction, User
 
 Owner = Service | Environment
 
@@ -131,6 +132,10 @@ def apply_staged(owner: Owner) -> int:
         variable.set_value(change.decrypt())
         variable.save()
     StagedChange.objects.filter(pk__in=[change.pk for change in changes]).delete()
+    if changes:  # keys only, never a value
+        audit.record(AuditAction.VARIABLES_CHANGED, owner,
+                     set=sorted(c.key for c in changes if c.action != StagedChange.DELETE),
+                     deleted=sorted(c.key for c in changes if c.action == StagedChange.DELETE))
     return len(changes)
 
 
@@ -152,6 +157,7 @@ def reveal(variable: Variable, user: User) -> str:
         owner_type=variable.owner_type, owner_id=variable.owner_id, key=variable.key,
         user_id=user.pk, user_email=user.email,
     )
+    audit.record(AuditAction.SECRET_REVEALED, variable.owner, user=user, key=variable.key)
     return variable.decrypt()
 
 
@@ -165,4 +171,5 @@ def reveal_all(owner: Owner, user: User) -> dict[str, str]:
         owner_type="service" if isinstance(owner, Service) else "environment",
         owner_id=owner.pk, key=ALL_KEYS, user_id=user.pk, user_email=user.email,
     )
+    audit.record(AuditAction.SECRET_REVEALED, owner, user=user, key=ALL_KEYS)
     return pending_values(owner)

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
-from projects.services import create_service
+from projects.services import create_service, save_service_settings
 from projects.views_variables import page_context
 from tenants.access import get_for
 from tenants.roles import Action
@@ -50,7 +50,7 @@ def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
     form = ServiceSettingsForm(request.POST or None,
                                instance=Service.objects.visible().get(pk=service.pk))
     if request.method == "POST" and form.is_valid():
-        form.save()
+        save_service_settings(form)
         messages.success(request, "Settings saved. They apply from the next deployment.")
         return redirect("service_settings", service_id=service.pk)
     environment = service.environment

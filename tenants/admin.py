@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from tenants.middleware import panel_url
-from tenants.models import Domain, Invitation, Membership, User, Workspace
+from tenants.models import AuditEvent, Domain, Invitation, Membership, User, Workspace
 from tenants.services import validate_workspace_slug
 
 admin.site.site_header = "Panel operators"
@@ -129,4 +129,23 @@ class InvitationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Every workspace's audit log, read-only (written by tenants.audit only)."""
+
+    list_display = ["created_at", "workspace", "actor_email", "action", "target", "address"]
+    list_filter = ["action"]
+    search_fields = ["actor_email", "workspace__slug", "target"]
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False

@@ -18,7 +18,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants.models import Invitation, Membership, User, Workspace
+from tenants import audit
+from tenants.models import AuditAction, Invitation, Membership, User, Workspace
 from tenants.roles import Role
 
 INVITABLE = (Role.ADMIN, Role.MEMBER)
@@ -49,6 +50,7 @@ def invite(workspace: Workspace, email: str, role: str, by: User, link_base: str
                             invited_by=by)
     token = _new_token(invitation)
     invitation.save()
+    audit.record(AuditAction.INVITED, invitation, workspace=workspace, user=by, role=role)
     return _send(invitation, token, link_base)
 
 
@@ -56,12 +58,14 @@ def resend(invitation: Invitation, link_base: str) -> str:
     """A new link (the old one stops working) and a new expiry, sent again."""
     token = _new_token(invitation)
     invitation.save(update_fields=["token_hash", "expires_at"])
+    audit.record(AuditAction.INVITATION_RESENT, invitation, workspace=invitation.workspace)
     return _send(invitation, token, link_base)
 
 
 def revoke(invitation: Invitation) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
+    audit.record(AuditAction.INVITATION_REVOKED, invitation, workspace=invitation.workspace)
 
 
 def _send(invitation: Invitation, token: str, link_base: str) -> str:
@@ -112,4 +116,6 @@ def accept(token: str, user: User) -> Membership:
             raise InvitationError("You are already a member of this workspace.") from None
         invitation.accepted_at, invitation.accepted_by = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit.record(AuditAction.JOINED, user, workspace=invitation.workspace, user=user,
+                     role=invitation.role)
     return membership

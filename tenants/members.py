@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tenants.models import Membership
+from tenants import audit
+from tenants.models import AuditAction, Membership
 from tenants.roles import Role
 
 ASSIGNABLE = (Role.ADMIN, Role.MEMBER)
@@ -40,20 +41,25 @@ def change_role(actor: Membership, target: Membership, role: str) -> Membership:
     if role not in ASSIGNABLE:
         raise MemberError("Choose admin or member.")
     _other(actor, target)
+    before = target.role
     target.role = role
     target.save(update_fields=["role"])
+    audit.record(AuditAction.ROLE_CHANGED, target.user, workspace=target.workspace,
+                 before=before, after=role)
     return target
 
 
 def remove_member(actor: Membership, target: Membership) -> None:
     _other(actor, target)
     target.delete()
+    audit.record(AuditAction.REMOVED, target.user, workspace=target.workspace, role=target.role)
 
 
 def leave(membership: Membership) -> None:
     if membership.role == Role.OWNER:
         raise MemberError("The owner cannot leave: hand the workspace over to an admin first.")
     membership.delete()
+    audit.record(AuditAction.LEFT, membership.user, workspace=membership.workspace)
 
 
 def transfer_ownership(owner: Membership, target: Membership) -> None:
@@ -68,3 +74,4 @@ def transfer_ownership(owner: Membership, target: Membership) -> None:
         Membership.objects.filter(pk=owner.pk).update(role=Role.ADMIN)
         Membership.objects.filter(pk=target.pk).update(role=Role.OWNER)
     owner.role, target.role = Role.ADMIN, Role.OWNER
+    audit.record(AuditAction.OWNERSHIP_TRANSFERRED, target.user, workspace=target.workspace)

@@ -187,3 +187,50 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.workspace.slug} as {self.role}"
+
+
+class AuditAction(models.TextChoices):
+    INVITED = "member.invited", "Invited"
+    INVITATION_RESENT = "member.invitation_resent", "Resent an invitation"
+    INVITATION_REVOKED = "member.invitation_revoked", "Revoked an invitation"
+    JOINED = "member.joined", "Joined"
+    ROLE_CHANGED = "member.role_changed", "Changed a role"
+    REMOVED = "member.removed", "Removed a member"
+    LEFT = "member.left", "Left"
+    OWNERSHIP_TRANSFERRED = "member.ownership_transferred", "Handed the workspace over"
+    SECRET_REVEALED = "variable.revealed", "Revealed a secret"
+    VARIABLES_CHANGED = "variable.changed", "Changed variables"
+    DEPLOYED = "deployment.deployed", "Deployed"
+    REDEPLOYED = "deployment.redeployed", "Redeployed"
+    ROLLED_BACK = "deployment.rolled_back", "Rolled back"
+    CANCELLED = "deployment.cancelled", "Cancelled a deployment"
+    RESTARTED = "service.restarted", "Restarted"
+    STOPPED = "service.stopped", "Stopped"
+    SETTINGS_CHANGED = "service.settings_changed", "Changed settings"
+    CREATED = "object.created", "Created"
+    DELETED = "object.deleted", "Deleted"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where, on which object, in a workspace. Read-only once
+    written; never holds a secret value (variables are named by key only)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)  # kept if the account goes
+    address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=40, blank=True)
+    target = models.CharField(max_length=300, blank=True)  # what it was called then
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["workspace", "-created_at"])]
+
+    def __str__(self) -> str:
+        who = self.actor_email or "the panel"
+        return f"{who} {self.get_action_display().lower()} {self.target}"

@@ -27,6 +27,7 @@ class Action(StrEnum):
     READ_SECRETS = "read_secrets"
     EDIT_VARIABLES = "edit_variables"
     MANAGE_MEMBERS = "manage_members"
+    READ_AUDIT = "read_audit"
     EDIT_WORKSPACE = "edit_workspace"
     DELETE_WORKSPACE = "delete_workspace"
     TRANSFER_OWNERSHIP = "transfer_ownership"

@@ -13,7 +13,7 @@ from tenants import invitations, members
 from tenants.access import allowed, require, requires
 from tenants.forms import InviteForm
 from tenants.middleware import panel_url
-from tenants.models import Invitation, Membership
+from tenants.models import AuditAction, AuditEvent, Invitation, Membership
 from tenants.roles import Action, Role
 
 
@@ -124,3 +124,24 @@ def member_leave(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("members")
     return HttpResponseRedirect(panel_url(request, "/"))
+
+
+AUDIT_PAGE = 200  # events per page (the newest first)
+
+
+@require_GET
+@requires(Action.READ_AUDIT)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The workspace's audit log, filtered by person and by action."""
+    events = AuditEvent.objects.filter(workspace=request.workspace).select_related("actor")
+    person, action = request.GET.get("person", ""), request.GET.get("action", "")
+    if person:
+        events = events.filter(actor_email=person)
+    if action in AuditAction.values:
+        events = events.filter(action=action)
+    people = (AuditEvent.objects.filter(workspace=request.workspace).exclude(actor_email="")
+              .values_list("actor_email", flat=True).distinct().order_by("actor_email"))
+    return render(request, "tenants/audit.html", {
+        "events": events[:AUDIT_PAGE], "people": people, "actions": AuditAction.choices,
+        "person": person, "action": action, "kept_days": settings.PAAS_AUDIT_DAYS,
+    })

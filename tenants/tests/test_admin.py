@@ -28,7 +28,7 @@ from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Variable, VariableReveal
 from projects.services import create_project, create_service
-from tenants.models import Invitation, User, Workspace
+from tenants.models import AuditAction, AuditEvent, Invitation, User, Workspace
 
 PUBLIC_URLS = "config.urls_public"
 TENANT_URLS = "config.urls_tenant"
@@ -104,6 +104,10 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
         schema_name="ws_team_a", service_id=1, deployment_id=1,
     ),
     "django_dramatiq.Task": _task,
+    "tenants.AuditEvent": lambda: AuditEvent.objects.create(
+        workspace=Workspace.objects.get(slug="team-a"), action=AuditAction.STOPPED,
+        actor_email="owner@a.example", target="web",
+    ),
     "tenants.Invitation": lambda: Invitation.objects.create(
         workspace=Workspace.objects.get(slug="team-a"), email="invited@a.example",
         token_hash="0" * 64, expires_at=timezone.now() + timedelta(days=7),
