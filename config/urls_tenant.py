@@ -8,6 +8,7 @@ from projects import views_variables as variable_views
 from projects.admin import workspace_admin
 from tenants import views as tenant_views
 from tenants import views_members as member_views
+from tenants import views_workspace as workspace_views
 
 # <owner_kind:kind>: "services" or "environments" (a service's variables, or shared ones).
 register_converter(variable_views.OwnerKindConverter, "owner_kind")
@@ -49,6 +50,8 @@ urlpatterns = [
     path("members/leave/", member_views.member_leave, name="member_leave"),
     path("members/invite/", member_views.invitation_create, name="invitation_create"),
     path("audit/", member_views.audit_log, name="audit_log"),
+    path("settings/", workspace_views.workspace_settings, name="workspace_settings"),
+    path("settings/delete/", workspace_views.workspace_delete, name="workspace_delete"),
     path("members/invitations/<int:invitation_id>/resend/", member_views.invitation_resend,
          name="invitation_resend"),
     path("members/invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke,

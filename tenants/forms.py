@@ -59,3 +59,25 @@ class InviteForm(forms.Form):
             raise forms.ValidationError("This address is already invited: resend or revoke "
                                         "the pending invitation.")
         return email
+
+
+class WorkspaceRenameForm(forms.ModelForm):
+    """A workspace's name. Its slug (its address) stays: links and bookmarks keep working."""
+
+    class Meta:
+        model = Workspace
+        fields = ["name"]
+
+
+class WorkspaceDeleteForm(forms.Form):
+    confirm = forms.CharField(max_length=100, label="Type the workspace's slug to confirm")
+
+    def __init__(self, *args: object, workspace: Workspace, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+
+    def clean_confirm(self) -> str:
+        typed = self.cleaned_data["confirm"].strip()
+        if typed != self.workspace.slug:
+            raise forms.ValidationError(f"Type {self.workspace.slug} to delete this workspace.")
+        return typed

@@ -55,3 +55,10 @@ def get_or_create_user(email: str) -> tuple[User, str | None]:
         return user, None
     password = secrets.token_urlsafe(12)
     return User.objects.create_user(email=email.strip(), password=password), password
+
+
+def delete_workspace(workspace: Workspace) -> None:
+    """Delete the workspace: its schema is dropped with everything in it, its routes and
+    domains freed at once (hosting's post_delete); each host's next monitor pass (within 15
+    s) stops its processes, frees its ports and removes its files and Unix user."""
+    workspace.delete()
