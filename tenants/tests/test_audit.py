@@ -11,7 +11,8 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from projects.models import Variable
+from deployments.models import Deployment, Status
+from projects.models import Service, Variable
 from projects.services import create_project, create_service
 from projects.variables import stage
 from tenants import audit
@@ -129,3 +130,28 @@ def test_events_older_than_the_retention_are_forgotten(people):
             created_at=timezone.now() - timedelta(days=91))
         assert audit.prune() == 1
     assert list(AuditEvent.objects.filter(pk__in=[old.pk, recent.pk])) == [recent]
+
+
+def test_stops_restarts_cancels_rollbacks_and_deletions_are_recorded(people, client_for,
+                                                                    service):
+    owner = client_for(people.owner, people.workspace_a)
+    with tenant_context(people.workspace_a):
+        earlier = Deployment.objects.create(service=service, number=1,
+                                            status=Status.SUPERSEDED, release_kept=True,
+                                            commit_sha="a" * 40)
+        active = Deployment.objects.create(service=service, number=2, status=Status.ACTIVE,
+                                           commit_sha="b" * 40)
+        queued = Deployment.objects.create(service=service, number=3, status=Status.QUEUED)
+        Service.objects.filter(pk=service.pk).update(active_deployment=active)
+    owner.post(f"/services/{service.pk}/restart/")
+    owner.post(f"/deployments/{queued.pk}/cancel/")
+    owner.post(f"/deployments/{earlier.pk}/rollback/")
+    owner.post(f"/services/{service.pk}/stop/")
+    owner.post(f"/projects/{service.environment.project_id}/delete/")
+    recorded = {event.action: event for event in events(people.workspace_a)}
+    for action in (AuditAction.RESTARTED, AuditAction.CANCELLED, AuditAction.ROLLED_BACK,
+                   AuditAction.STOPPED, AuditAction.DELETED):
+        assert action in recorded, action
+        assert recorded[action].actor == people.owner
+    assert recorded[AuditAction.ROLLED_BACK].details["to"] == 1
+    assert recorded[AuditAction.DELETED].target_type == "project"
