@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -82,7 +82,7 @@ def record(action: AuditAction, target: object = None, *, workspace: Workspace |
     )
 
 
-def prune(now: timezone.datetime | None = None) -> int:
+def prune(now: datetime | None = None) -> int:
     """Forget events older than PAAS_AUDIT_DAYS; how many went."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.PAAS_AUDIT_DAYS)
     deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
