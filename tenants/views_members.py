@@ -3,6 +3,8 @@ handing over."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,7 +25,7 @@ def _target(request: HttpRequest, membership_id: int) -> Membership:
                              workspace=request.workspace)
 
 
-def _done(request: HttpRequest, change: object, success: str) -> HttpResponse:
+def _done(request: HttpRequest, change: Callable[[], object], success: str) -> HttpResponse:
     try:
         change()
     except members.MemberError as error:

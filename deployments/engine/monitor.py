@@ -172,13 +172,14 @@ def check_workspace(*, suspended: bool = False) -> list[tuple[int, str]]:
     for info in _processes_of_workspace():
         by_deployment[info.env_deployment_id or ""].append(info)
     samples = []
+    groups = memory_by_group() if active else {}  # one look at /proc for the whole pass
     for deployment in active:
         infos = by_deployment.pop(str(deployment.pk), [])
         if not infos:
             if not suspended and (reason := _respawn(deployment)):
                 crashes += handle_crash(deployment, reason)
             continue
-        over = _restart_past_memory_limit(deployment, infos, now)
+        over = _restart_past_memory_limit(deployment, infos, groups, now)
         samples += [ProcessSample(
             deployment=deployment, process_name=info.name, status=info.status,
             restarts=info.restarts, cpu_percent=info.cpu_percent,
@@ -196,11 +197,10 @@ def check_workspace(*, suspended: bool = False) -> list[tuple[int, str]]:
 
 
 def _restart_past_memory_limit(deployment: Deployment, infos: list[pm2.ProcessInfo],
-                               now: datetime) -> list[pm2.ProcessInfo]:
+                               groups: dict[int, int], now: datetime) -> list[pm2.ProcessInfo]:
     """Restart the processes using more memory than their service allows; the reason goes to
     the deployment (its service's page shows it) and its log. Returns those restarted."""
     limits = Limits.of(deployment.service)
-    groups = memory_by_group()
     for info in infos:  # the process and what it started (an app under `sh -c`)
         if info.pid is not None:
             info.memory_bytes = max(info.memory_bytes, groups.get(info.pid, 0))

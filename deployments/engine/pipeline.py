@@ -235,9 +235,9 @@ def _build_release(deployment: Deployment, control: Control, release: Path,
     )
     log.write(f"Detected {plan.runtime}; processes: {', '.join(plan.processes)}",
               phase=Phase.BUILD, stream=Stream.DEPLOY)
+    cache = releases.cache_dir_for(deployment)  # also the builds' HOME
     env = {**base_env(values, deployment, manifest, release),
-           **cache_env(releases.cache_dir_for(deployment)), "CI": "true"}
-    env["HOME"] = str(releases.cache_dir_for(deployment))
+           **cache_env(cache), "CI": "true", "HOME": str(cache)}
     account, limits = accounts.current(), Limits.of(service)
     env.update(accounts.private_tmp(account))
     with build_slot(control):
