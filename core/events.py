@@ -3,6 +3,7 @@
     events.<schema>                 what a workspace's pages show changed (a project, a
                                     deployment's status); the events consumer re-renders
     logs.<schema>.<deployment id>   a deployment's log lines, as they are stored
+    logs.<schema>.environment.<id>  the lines of every deployment of an environment's services
 
 An action publishes once its transaction commits (`publish_on_commit`): a page that reacts
 then reads what the action wrote, never a state that was rolled back.
@@ -21,6 +22,10 @@ def events_group(schema_name: str) -> str:
 
 def logs_group(schema_name: str, deployment_id: int) -> str:
     return f"logs.{schema_name}.{deployment_id}"
+
+
+def environment_logs_group(schema_name: str, environment_id: int) -> str:
+    return f"logs.{schema_name}.environment.{environment_id}"
 
 
 def send_to_group(group: str, message: dict) -> None:

@@ -1,10 +1,11 @@
-"""A deployment's log: every line stored (LogLine, batched) and published live to
-`logs.<schema>.<deployment>` (DESIGN.md §6).
+"""A deployment's log as the deploy engine writes it: every line stored (deployments.logstore)
+and published live to `logs.<schema>.<deployment>` and to its environment's
+`logs.<schema>.environment.<id>` (DESIGN.md §6).
 
 The deploy engine writes git, build, health and switch output through a LogWriter. Lines are
-buffered and flushed in batches (one INSERT and one channel-layer message per batch), so a
-chatty build does not cost a query per line. Values of the deployment's variables are masked
-before a line is stored or sent: a build that echoes a secret does not leak it.
+buffered and flushed in batches (one COPY and one channel-layer message per group per batch),
+so a chatty build does not cost a query per line. Values of the deployment's variables are
+masked before a line is stored or sent: a build that echoes a secret does not leak it.
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import connection, transaction
 from django.utils import timezone
 
-from core.events import logs_group, send_to_group
-from deployments.models import Deployment, LogLine, Phase, Stream
+from core.events import environment_logs_group, logs_group, send_to_group
+from deployments import logstore
+from deployments.logstore import NewLine, StoredLine
+from deployments.models import Deployment, Phase, Stream
 
 logger = logging.getLogger(__name__)
 MASK = "*****"
 # Values shorter than this are not masked: "1" or "true" would blank out every line.
 MIN_MASKED_LENGTH = 5
-MAX_LINE_LENGTH = 8 * 1024
-FLUSH_LINES = 100
-FLUSH_SECONDS = 0.3
+FLUSH_LINES = 500
+FLUSH_SECONDS = 0.05
 
 
 def secret_values(variables: dict[str, str]) -> list[str]:
@@ -43,6 +45,46 @@ def secret_values(variables: dict[str, str]) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """Where a deployment's lines go: its rows and its channel groups."""
+
+    schema_name: str
+    deployment_id: int
+    service_id: int
+    environment_id: int
+    retention_days: int
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> LogTarget:
+        service = deployment.service
+        return cls(connection.schema_name, deployment.pk, service.pk, service.environment_id,
+                   service.log_retention_days)
+
+
+def store_and_publish(target: LogTarget, lines: Sequence[NewLine]) -> list[StoredLine]:
+    """Store the lines (in the caller's transaction) and publish them once it commits."""
+    stored = logstore.append(target.deployment_id, target.service_id, target.retention_days,
+                             lines)
+    if stored:
+        transaction.on_commit(lambda: publish(target, stored))
+    return stored
+
+
+def publish(target: LogTarget, lines: Sequence[StoredLine]) -> None:
+    """Send stored lines to the deployment's and the environment's open pages. A message the
+    layer drops (Redis down, a full channel) is not lost: readers catch up from the store."""
+    message = {"type": "log.lines", "deployment": target.deployment_id,
+               "service": target.service_id, "lines": [line.as_message() for line in lines]}
+    for group in (logs_group(target.schema_name, target.deployment_id),
+                  environment_logs_group(target.schema_name, target.environment_id)):
+        try:
+            send_to_group(group, message)
+        except Exception:  # the stored log is the guarantee (DESIGN.md §6)
+            logger.warning("could not publish log lines of deployment %s",
+                           target.deployment_id, exc_info=True)
+
+
 class LogWriter:
     """Appends lines to one deployment's log. Use as a context manager, or call close().
 
@@ -51,13 +93,12 @@ class LogWriter:
     is due or on flush_if_due()/flush()."""
 
     def __init__(self, deployment: Deployment, *, secrets: Iterable[str] = ()) -> None:
+        self.target = LogTarget.of(deployment)
         self.deployment_id = deployment.pk
-        self.schema_name = connection.schema_name
         self.secrets = list(secrets)
-        self._pending: list[LogLine] = []
+        self._pending: list[NewLine] = []
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
-        self._next_sequence: int | None = None
         self._owner = threading.get_ident()
 
     def __enter__(self) -> LogWriter:
@@ -82,11 +123,7 @@ class LogWriter:
         lines = text.rstrip("\n").split("\n") if text else [""]
         with self._lock:
             for line in lines:
-                line = self.mask(line.rstrip("\r"))[:MAX_LINE_LENGTH]
-                self._pending.append(LogLine(
-                    deployment_id=self.deployment_id, stream=stream, phase=phase,
-                    timestamp=now, text=line, sequence=0,
-                ))
+                self._pending.append(NewLine(self.mask(line.rstrip("\r")), stream, phase, now))
         self.flush_if_due()
 
     def flush_if_due(self) -> None:
@@ -102,47 +139,11 @@ class LogWriter:
         with self._lock:
             batch, self._pending = self._pending, []
             self._last_flush = time.monotonic()
-        if not batch:
-            return
-        self._store(batch)
-        self._publish(batch)
+        if batch:
+            store_and_publish(self.target, batch)
 
     def close(self) -> None:
         self.flush()
-
-    def _store(self, batch: list[LogLine]) -> None:
-        for attempt in range(3):
-            if self._next_sequence is None or attempt:
-                last = LogLine.objects.filter(deployment_id=self.deployment_id).aggregate(
-                    last=Max("sequence"))["last"]
-                self._next_sequence = (last or 0) + 1
-            for offset, line in enumerate(batch):
-                line.sequence = self._next_sequence + offset
-            try:
-                with transaction.atomic():
-                    LogLine.objects.bulk_create(batch)
-            except IntegrityError:  # another writer (the monitor) took those numbers
-                if not Deployment.objects.filter(pk=self.deployment_id).exists():
-                    return  # deleted with its project: nowhere to store the lines
-                continue
-            self._next_sequence += len(batch)
-            return
-        raise RuntimeError(f"could not store log lines of deployment {self.deployment_id}")
-
-    def _publish(self, batch: list[LogLine]) -> None:
-        message = {
-            "type": "log.lines",
-            "lines": [
-                {"sequence": line.sequence, "stream": line.stream, "phase": line.phase,
-                 "timestamp": line.timestamp.isoformat(), "text": line.text}
-                for line in batch
-            ],
-        }
-        try:
-            send_to_group(logs_group(self.schema_name, self.deployment_id), message)
-        except Exception:  # the stored log is the guarantee (DESIGN.md §6)
-            logger.warning("could not publish log lines of deployment %s", self.deployment_id,
-                           exc_info=True)
 
 
 def log_once(deployment: Deployment, text: str, *, phase: Phase,

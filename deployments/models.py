@@ -137,6 +137,8 @@ class Deployment(models.Model):
     restarted_at = models.DateTimeField(null=True, blank=True)
     # The host (hosting.Host) that builds and runs it, and so keeps its release: its service's.
     host_name = models.CharField(max_length=63, blank=True)
+    # The last sequence number given to one of its log lines (deployments.logstore).
+    log_sequence = models.PositiveBigIntegerField(default=0)
     worker_host = models.CharField(max_length=255, blank=True)
     build_pgid = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -210,7 +212,8 @@ class Deployment(models.Model):
 class Stream(models.TextChoices):
     BUILD = "build", "Build"
     DEPLOY = "deploy", "Deploy"
-    RUNTIME = "runtime", "Runtime"
+    STDOUT = "stdout", "stdout"
+    STDERR = "stderr", "stderr"
 
 
 class Phase(models.TextChoices):
@@ -227,23 +230,51 @@ class Phase(models.TextChoices):
 
 
 class LogLine(models.Model):
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="log_lines")
+    """One line of a deployment's log. The table is partitioned by `expires_on`, one partition
+    a day, created as lines arrive and dropped whole once expired (deployments.logstore): the
+    primary key in the database is (expires_on, id)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="log_lines",
+                                   db_index=False)
+    service = models.ForeignKey("projects.Service", on_delete=models.CASCADE,
+                                related_name="log_lines", db_index=False)
     sequence = models.PositiveBigIntegerField()
     stream = models.CharField(max_length=8, choices=Stream.choices)
     phase = models.CharField(max_length=8, choices=Phase.choices, blank=True)
     timestamp = models.DateTimeField(default=timezone.now)
     text = models.TextField()
+    # Of a line that is a JSON object: its keys, and its level (lower-case) when it says one.
+    level = models.CharField(max_length=16, blank=True)
+    attributes = models.JSONField(null=True, blank=True)
+    expires_on = models.DateField()
 
     class Meta:
         ordering = ["deployment", "sequence"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["deployment", "sequence"], name="log_line_sequence_unique"
-            )
+        indexes = [
+            models.Index(fields=["deployment", "sequence"], name="log_line_deployment"),
+            models.Index(fields=["service", "timestamp"], name="log_line_service_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.deployment} {self.sequence}: {self.text[:60]}"
+
+
+class LogVolume(models.Model):
+    """How many lines and bytes of a service's log expire on a day: the size the service page
+    shows, counted as lines are stored (a sum over the lines themselves would read them all)."""
+
+    service = models.ForeignKey("projects.Service", on_delete=models.CASCADE,
+                                related_name="log_volumes")
+    expires_on = models.DateField()
+    lines = models.PositiveBigIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "expires_on"],
+                                               name="log_volume_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} until {self.expires_on}: {self.lines} lines"
 
 
 class ProcessSample(models.Model):

@@ -14,13 +14,15 @@ from __future__ import annotations
 import dramatiq
 from django.conf import settings
 from django.db import connection, transaction
-from django_tenants.utils import tenant_context
+from django_tenants.utils import get_public_schema_name, tenant_context
 from dramatiq_crontab import cron
 
+from deployments import logstore
 from deployments.engine import launch, monitor, pipeline, pm2, releases
 from deployments.logs import log_once
 from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
 from hosting.models import Host, host_queue
+from tenants.models import Workspace
 
 MINUTE_MS = 60 * 1000
 AUTOMATIC_ROLLBACK = "automatic rollback"  # who started it, as the page says
@@ -126,6 +128,18 @@ def schedule_monitor() -> None:
     for host_name in sorted(hosts):
         for delay in range(0, MINUTE_MS, monitor.INTERVAL_MS):
             send_to_host(monitor_processes, host_name, delay=delay)
+
+
+@cron("7 * * * *")
+@dramatiq.actor(queue_name="default", time_limit=10 * MINUTE_MS, max_retries=0)
+def drop_expired_logs() -> None:
+    """Every hour, drop each workspace's log partitions whose lines have expired (each
+    service keeps its lines `log_retention_days`)."""
+    workspaces = Workspace.objects.exclude(
+        schema_name__in=[get_public_schema_name(), settings.TENANT_BASE_SCHEMA])
+    for workspace in workspaces:
+        with tenant_context(workspace):
+            logstore.drop_expired()
 
 
 def roll_back_after_crash(crash: monitor.Crash) -> None:

@@ -126,6 +126,12 @@ class Service(models.Model):
         default=0, validators=[MaxValueValidator(19)],
         help_text="niceness, 0 (normal) to 19 (yields the CPU to everything else)",
     )
+    log_retention_days = models.PositiveSmallIntegerField(
+        default=7, choices=[(days, f"{days} day{'s' if days > 1 else ''}")
+                            for days in (1, 3, 7, 14, 30)],
+        help_text="days its log lines are kept (lines already stored keep the period they "
+                  "were stored with)",
+    )
     custom_domains = models.JSONField(default=list, blank=True)
     host_name = models.CharField(
         max_length=63, blank=True,

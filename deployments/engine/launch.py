@@ -138,7 +138,7 @@ def _wait_healthy(deployment: Deployment, control: Control, apps: list[pm2.AppSp
         for app in apps:
             tail += [f"[{app.name}] {line}" for line in pm2.tail(app.log_file, 20)]
         for line in tail:
-            log.write(line, phase=Phase.HEALTH, stream=Stream.RUNTIME)
+            log.write(line, phase=Phase.HEALTH, stream=Stream.STDOUT)
         raise DeployFailed(
             f"Health check failed: {seen} after {round(time.monotonic() - started)} s"
             + ("; last output:\n" + "\n".join(tail[-10:]) if tail else "; no output.")

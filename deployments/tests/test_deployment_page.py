@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from deployments import logstore
 from deployments.models import Deployment, LogLine, Phase, Status, Stream, Trigger
 from deployments.tests.test_views import HX, SHA, button, make, section
 from projects.models import Service
@@ -22,10 +24,14 @@ def service(people) -> Service:
 
 
 def add_log(people, deployment: Deployment, lines: list[tuple[int, Phase, str]]) -> None:
+    """Rows with the sequence numbers given (in the order given), as the store keeps them."""
     with tenant_context(people.workspace_a):
+        expires_on = logstore.expiry_day(timezone.now(), 7)
+        logstore.create_partition(expires_on)
         LogLine.objects.bulk_create([
-            LogLine(deployment=deployment, sequence=sequence, phase=phase, text=text,
-                    stream=Stream.RUNTIME if phase == Phase.RUNTIME else Stream.BUILD)
+            LogLine(deployment=deployment, service_id=deployment.service_id, sequence=sequence,
+                    phase=phase, text=text, expires_on=expires_on,
+                    stream=Stream.STDOUT if phase == Phase.RUNTIME else Stream.BUILD)
             for sequence, phase, text in lines
         ])
 

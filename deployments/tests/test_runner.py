@@ -96,7 +96,8 @@ def test_the_host_runs_at_most_the_configured_number_of_builds(workspace_a, serv
             deployment=second, text__startswith="Waiting for a build slot").exists()
 
 
-def test_log_lines_are_stored_in_order_masked_and_published(workspace_a, service):
+def test_log_lines_are_stored_in_order_masked_and_published(
+        workspace_a, service, django_capture_on_commit_callbacks):
     layer = get_channel_layer()
     with tenant_context(workspace_a):
         deployment = new_deployment(service)
@@ -105,7 +106,9 @@ def test_log_lines_are_stored_in_order_masked_and_published(workspace_a, service
         async_to_sync(layer.group_add)(group, channel)
         secrets = secret_values({"API_TOKEN": "tok-123456", "SHORT": "on",
                                  "PAAS_PUBLIC_DOMAIN": "web-team-a.apps.localhost"})
-        with LogWriter(deployment, secrets=secrets) as log:
+        # Published once the lines commit.
+        with django_capture_on_commit_callbacks(execute=True), \
+                LogWriter(deployment, secrets=secrets) as log:
             log.write("one\ntwo with tok-123456", phase=Phase.BUILD)
             log.write("on web-team-a.apps.localhost", phase=Phase.SWITCH)
         lines = list(deployment.log_lines.values_list("sequence", "phase", "text"))

@@ -23,7 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from deployments.models import Deployment, LogLine, WebhookDelivery
+from deployments import logstore
+from deployments.models import Deployment, WebhookDelivery
 from hosting.models import GeneratedDomain, Host, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Variable, VariableReveal
@@ -123,8 +124,7 @@ def seed_workspace(workspace: Workspace) -> dict[str, Model]:
         service = create_service(environment, "web", repository_url="https://github.com/acme/shop")
         deployment = Deployment.objects.create(service=service, number=1, commit_sha="abc123",
                                                variables_snapshot=SECRET)
-        LogLine.objects.create(deployment=deployment, sequence=1, stream="build",
-                               text="npm ci")
+        logstore.append(deployment.pk, service.pk, 7, [logstore.NewLine("npm ci", "build")])
         variable = Variable.objects.create(service=service, key="DATABASE_PASSWORD",
                                            ciphertext=SECRET)
         shared = Variable.objects.create(environment=environment, key="SHARED_TOKEN",
