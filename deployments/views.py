@@ -1,5 +1,5 @@
 """Pages and actions of deployments: a service's Deploy, Redeploy, Restart and Stop; a
-deployment's Cancel and Rollback; the deployment page with its stored log.
+deployment's Cancel and Rollback; the deployment page with its log.
 
 Actions are POSTs. With htmx they answer with the service page's deployments section (a notice
 says what happened or why nothing did); without, they redirect to the service page with a
@@ -11,11 +11,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from deployments.models import Deployment, LogLine
+from deployments.logpages import deployment_log
+from deployments.models import Deployment
 from deployments.panel import (
     Notice,
     panel_for,
@@ -37,7 +39,6 @@ from tenants.roles import Action
 
 PANEL = "deployments/_panel.html"
 DETAIL = "deployments/deployment_detail.html"
-LOG_LIMIT = 5000  # lines a page shows (the last ones); the stream continues from there
 
 
 def respond(request: HttpRequest, service: Service, notice: Notice) -> HttpResponse:
@@ -186,21 +187,21 @@ def render_summary(request: HttpRequest, deployment: Deployment,
     return render(request, f"{DETAIL}#summary", context)
 
 
+def summary_html(request: HttpRequest, deployment: Deployment) -> str:
+    """The summary as the deployment's live socket sends it (an out-of-band swap)."""
+    return render_to_string(f"{DETAIL}#summary", detail_context(request, deployment),
+                            request=request)
+
+
 @require_GET
 def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    """A deployment: status, trigger, commit, timings, error, and its stored log in order.
-    htmx asks for the summary alone while the deployment runs."""
+    """A deployment: status, trigger, commit, timings, error, and its log, which its socket
+    (DeploymentLogConsumer) continues live. `?q=` and `?stream=` filter the log; htmx asks
+    for the log section alone when they change."""
     deployment = get_for(request, Deployment.objects.visible(), Action.READ_LOGS, pk=deployment_id)
     if from_detail_page(request):
         return render_summary(request, deployment)
-    lines, earlier = stored_log(deployment)
-    context = {**detail_context(request, deployment), "lines": lines, "earlier_lines": earlier}
-    return render(request, DETAIL, context)
-
-
-def stored_log(deployment: Deployment) -> tuple[list[LogLine], int]:
-    """The last LOG_LIMIT lines in order, and how many earlier ones are left out."""
-    stored = LogLine.objects.filter(deployment=deployment)
-    lines = list(stored.order_by("-sequence")[:LOG_LIMIT])[::-1]
-    earlier = stored.count() - len(lines) if len(lines) == LOG_LIMIT else 0
-    return lines, earlier
+    log = deployment_log(request, deployment)
+    if request.htmx and request.htmx.target == "log":
+        return render(request, f"{DETAIL}#log", {"deployment": deployment, "log": log})
+    return render(request, DETAIL, {**detail_context(request, deployment), "log": log})
