@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import product
+from pathlib import Path
 
 import pytest
+from django.template import Context, Template
 from django.utils.safestring import SafeString
 
+from deployments import ansi
 from deployments.ansi import to_html
 
 OWN_TAG = re.compile(r'<span class="ansi-[a-z0-9 -]+">|</span>')
+APP_CSS = Path(__file__).resolve().parents[2] / "assets" / "app.css"
 
 
 def span(classes: str, text: str) -> str:
@@ -284,3 +289,28 @@ def test_whatever_the_bytes_the_only_markup_is_our_own_spans():
         html = to_html(text)
         assert isinstance(html, SafeString)
         assert_inert(html)
+
+
+def test_every_class_a_style_can_have_is_defined_in_the_stylesheet():
+    css = APP_CSS.read_text()
+    defined = set(re.findall(r"^\s*\.(ansi-[a-z0-9-]+) \{", css, re.M))
+    assert {f"ansi-fg-{n}" for n in range(16)} <= defined
+    assert {f"ansi-bg-{n}" for n in range(16)} <= defined
+    used = set()
+    attributes = [0, ansi.BOLD, ansi.DIM, ansi.ITALIC, ansi.UNDERLINE, ansi.INVERSE, ansi.STRIKE]
+    for attribute, fg, bg in product(attributes, range(17), range(17)):
+        style = attribute | fg << ansi._FG | bg << ansi._BG
+        if style:
+            used.update(re.findall(r"ansi-[a-z0-9-]+", ansi._open_tag(style)))
+    assert used and used <= defined, used - defined
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("\x1b[32mnpm ci\x1b[0m", span("ansi-fg-2", "npm ci")),
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("50%\r\x1b[1m100%", span("ansi-bold", "100%")),
+    (None, ""),
+])
+def test_the_log_text_filter_renders_through_a_template_unescaped_once(text, html):
+    template = Template("{% load deployment_tags %}<p>{{ text|log_text }}</p>")
+    assert template.render(Context({"text": text})) == f"<p>{html}</p>"
