@@ -3,22 +3,18 @@ page's deployments section."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
+from deployments.ansi import to_html
 from deployments.panel import Panel, duration_of, panel_for
 from projects.models import Service
 
 register = template.Library()
-
-# Terminal escape sequences (colours, cursor moves) and the carriage returns of progress bars.
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
 
 @register.filter
 def seconds(value: float | timedelta | None) -> str:
@@ -65,13 +61,11 @@ def first_line(text: str | None) -> str:
 
 
 @register.filter
-def log_text(text: str | None) -> str:
-    """A log line as a terminal would show it, without colour codes or control characters:
-    of a line a progress bar redrew with carriage returns, what was drawn last."""
-    text = _ANSI.sub("", text or "")
-    if "\r" in text:
-        text = text.rstrip("\r").rsplit("\r", 1)[-1]
-    return _CONTROL.sub("", text)
+def log_text(text: str | None) -> SafeString:
+    """A log line as a terminal would show it, as safe HTML: its colours as spans, every other
+    escape sequence and control character dropped, of a line a progress bar redrew with
+    carriage returns what was drawn last (deployments/ansi.py)."""
+    return to_html(str(text or ""))
 
 
 @register.inclusion_tag("deployments/_panel.html", takes_context=True)

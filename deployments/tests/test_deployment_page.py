@@ -37,7 +37,7 @@ def add_log(people, deployment: Deployment, lines: list[tuple[int, Phase, str]])
 
 
 def log_texts(html: str) -> list[str]:
-    return re.findall(r"data-log-text>(.*?)</span>", html, re.S)
+    return re.findall(r"data-log-text>(.*?)</span></div>", html, re.S)
 
 
 def test_the_deployment_page_shows_what_happened_and_the_log_in_order(
@@ -77,7 +77,8 @@ def test_the_deployment_page_shows_what_happened_and_the_log_in_order(
         ("0.0", "1.4"), ("1.4", "40.5"), ("41.9", "58.1")]
 
     assert log_texts(html) == [
-        "Cloning https://github.com/acme/web.git", "npm ci", "added 212 packages",
+        "Cloning https://github.com/acme/web.git", '<span class="ansi-fg-2">npm ci</span>',
+        "added 212 packages",
         "waiting for / on port 20011", "&lt;script&gt;alert(1)&lt;/script&gt;",
     ]
     assert re.findall(r'data-phase-heading="(\w+)"', html) == ["fetch", "build", "health"]
