@@ -247,3 +247,17 @@ def to_html(text: str) -> SafeString:
     if shown:
         out.append("</span>")
     return SafeString("".join(out))
+
+
+def to_text(text: str) -> str:
+    """One log line as plain text (a download): what `to_html` shows, without the styles."""
+    if text.isprintable() or not _SPECIAL.search(text):
+        return text
+    pieces = _TOKEN.split(text)
+    drawn = ""
+    current: list[str] = []
+    for chunk, lead in zip(pieces[::3], [*pieces[1::3], None], strict=True):
+        current.append(chunk)
+        if lead == "\r" and "".join(current):
+            drawn, current = "".join(current), []
+    return "".join(current) or drawn

@@ -27,11 +27,10 @@ from collections.abc import Mapping
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.template.loader import render_to_string
-from django_tenants.utils import tenant_context
-
 from django.db.models import Q
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django_tenants.utils import tenant_context
 
 from core.events import environment_logs_group, events_group, logs_group
 from deployments import logsearch, logview

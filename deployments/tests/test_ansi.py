@@ -13,7 +13,7 @@ from django.template import Context, Template
 from django.utils.safestring import SafeString
 
 from deployments import ansi
-from deployments.ansi import to_html
+from deployments.ansi import to_html, to_text
 
 OWN_TAG = re.compile(r'<span class="ansi-[a-z0-9 -]+">|</span>')
 APP_CSS = Path(__file__).resolve().parents[2] / "assets" / "app.css"
@@ -314,3 +314,15 @@ def test_every_class_a_style_can_have_is_defined_in_the_stylesheet():
 def test_the_log_text_filter_renders_through_a_template_unescaped_once(text, html):
     template = Template("{% load deployment_tags %}<p>{{ text|log_text }}</p>")
     assert template.render(Context({"text": text})) == f"<p>{html}</p>"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("plain", "plain"),
+    ("\x1b[1;31mError:\x1b[0m <missing>", "Error: <missing>"),
+    ("\x1b[2J\x1b[Hcleared", "cleared"),
+    ("\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\", "link"),
+    ("10%\r50%\r100%\r", "100%"),
+    ("tab\there", "tab\there"),
+])
+def test_a_download_has_the_text_without_escapes(text, expected):
+    assert to_text(text) == expected
