@@ -196,6 +196,9 @@ def page_request(scope: Mapping, membership: object) -> HttpRequest:
     request.membership = membership
     request.htmx = False
     request.META["CSRF_COOKIE"] = (scope.get("cookies") or {}).get("csrftoken", "")
+    host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+    request.META.update(HTTP_HOST=host, SERVER_NAME=host.partition(":")[0],
+                        SERVER_PORT=host.partition(":")[2] or "80")
     return request
 
 
@@ -294,7 +297,11 @@ class LogConsumer(WorkspaceConsumer):
             found = logview.lines_after(deployment_id, self.after.get(deployment_id, 0),
                                         self.filter, self.stream, self.read_streams(), room)
             lines += found
-            self.after[deployment_id] = (found[-1].sequence if len(found) == room else counter)
+            # All lines up to the counter are stored (it moves in their transaction); the
+            # store may hold later ones already, read with them.
+            last_found = found[-1].sequence if found else 0
+            self.after[deployment_id] = (last_found if len(found) == room
+                                         else max(counter, last_found))
         return lines, True
 
     def read_streams(self) -> tuple[str, ...] | None:

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString
 
 from deployments import logsearch, logview
 from deployments.ansi import to_text
-from deployments.models import Deployment, LogLine, Stream
+from deployments.models import Deployment, LogLine, Status, Stream
 from projects.models import Environment, Service
 
 STREAM_CHOICES = [("", "All streams"), *Stream.choices]
@@ -47,6 +47,7 @@ class LogSection:
     earlier: bool = False
     count: int = 0
     runtime: bool = False
+    waiting: bool = True  # whether more lines may come (the empty log says so)
     range: str = ""
     since: str = ""
     until: str = ""
@@ -77,7 +78,8 @@ def deployment_log(request: HttpRequest, deployment: Deployment) -> LogSection:
     section = LogSection(
         html=SafeString(""), cursor="{}", socket="", page_url=page_url,
         download_url=reverse("deployment_log_download", args=[deployment.pk]),
-        q=query.q, stream=query.stream, error=query.error)
+        q=query.q, stream=query.stream, error=query.error,
+        waiting=deployment.is_in_progress or deployment.status == Status.ACTIVE)
     if query.error:
         return section
     cursor = logview.cursors(Deployment.objects.filter(pk=deployment.pk))

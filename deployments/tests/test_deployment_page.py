@@ -87,11 +87,13 @@ def test_the_deployment_page_shows_what_happened_and_the_log_in_order(
     assert "<script>alert(1)</script>" not in html
 
 
-def test_a_running_deployment_page_refreshes_its_summary(people, client_for, service):
+def test_a_running_deployment_page_follows_it_over_its_socket(people, client_for, service):
     deployment = make(people, service, 1, Status.BUILDING)
     client = client_for(people.member, people.workspace_a)
     html = client.get(f"/deployments/{deployment.pk}/").content.decode()
-    assert 'hx-trigger="every 3s"' in html and "Waiting for output" in html
+    # No polling: the log's socket sends lines and the summary again as the deployment moves.
+    assert "hx-trigger" not in html and "Waiting for output" in html
+    assert f'ws-connect="/ws/deployments/{deployment.pk}/logs/"' in html
     assert button(html, "cancel") and not button(html, "rollback")
     summary = client.get(f"/deployments/{deployment.pk}/", HTTP_HX_TARGET="deployment-summary",
                          **HX).content.decode()

@@ -68,9 +68,11 @@ def release(people):
 
 
 def work_sent(callbacks: list) -> list:
-    """The commit callbacks that send work to a worker (the pages' live events aside)."""
+    """The commit callbacks that send work to a worker (the pages' live events and log lines
+    aside)."""
     return [callback for callback in callbacks
-            if "publish_on_commit" not in callback.__qualname__]
+            if "publish_on_commit" not in callback.__qualname__
+            and "store_and_publish" not in callback.__qualname__]
 
 
 def deployments_of(people, service: Service) -> list[tuple]:
@@ -166,8 +168,10 @@ def test_the_service_page_shows_the_active_deployment_and_every_deployment(
     # Cancel only on what is under way; Rollback only on the earlier kept success.
     assert [n for n in (1, 2, 3, 4) if button(row(html, n), "cancel")] == [4]
     assert [n for n in (1, 2, 3, 4) if button(row(html, n), "rollback")] == [1]
-    # A deployment is under way: the section refreshes itself.
-    assert 'hx-trigger="every 3s"' in section(html, "deployments")
+    # A deployment is under way: the service's socket sends the section as it moves (no
+    # polling).
+    assert "hx-trigger" not in section(html, "deployments")
+    assert f'ws-connect="/ws/services/{service.pk}/"' in html
 
 
 def test_buttons_say_why_they_are_disabled(people, client_for, service):
@@ -185,7 +189,7 @@ def test_buttons_say_why_they_are_disabled(people, client_for, service):
     html = owner.get(f"/services/{service.pk}/").content.decode()
     assert "disabled" not in button(html, "deploy")
     assert 'title="Deploy once before redeploying"' in button(html, "redeploy")
-    assert 'hx-trigger="every 3s"' not in html
+    assert "hx-trigger" not in html
 
     make(people, service, 1, Status.ACTIVE, commit_sha=SHA, port=20001)
     html = owner.get(f"/services/{service.pk}/").content.decode()

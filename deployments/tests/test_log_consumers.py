@@ -1,0 +1,279 @@
+"""The log consumers through the whole ASGI application (origin check, session, workspace
+host, Channels with the real Redis layer): who may follow a log, replay after the page's
+cursor, live lines in order without duplicates, recovery from dropped batches, filters, the
+summary sent again as a deployment moves, and messages that are not a well-formed resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from config.asgi import application
+from deployments import logstore
+from deployments.consumers import (
+    CLOSE_BAD_MESSAGE,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+)
+from deployments.logs import LogTarget, store_and_publish
+from deployments.logstore import NewLine
+from deployments.models import Deployment, Status
+from projects.services import create_project, create_service
+
+SEQUENCES = re.compile(r'data-sequence="(\d+)"')
+
+
+def session_cookie(user) -> str:
+    client = Client(HTTP_HOST="panel.localhost")
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.fixture
+def world(committed_db):
+    """Workspace A with a project, two services and a deployment of each; B with one."""
+    people = committed_db
+    made = {}
+    with tenant_context(people.workspace_a):
+        project = create_project("Streams")
+        environment = project.environments.get()
+        web = create_service(environment, "web")
+        worker = create_service(environment, "worker")
+        made["a"] = project
+        made["web"] = Deployment.objects.create(service=web, number=1, status=Status.ACTIVE)
+        made["worker"] = Deployment.objects.create(service=worker, number=1,
+                                                   status=Status.ACTIVE)
+        made["environment"] = environment
+    with tenant_context(people.workspace_b):
+        project_b = create_project("Elsewhere")
+        other = create_service(project_b.environments.get(), "web")
+        made["b"] = project_b
+        # An id no deployment of A has (each schema counts its own ids).
+        made["other"] = Deployment.objects.create(pk=10**6, service=other, number=1)
+    made["people"] = people
+    yield made
+    for workspace, project in ((people.workspace_a, made["a"]), (people.workspace_b, made["b"])):
+        with tenant_context(workspace):
+            project.delete()
+    connection.set_schema_to_public()
+
+
+def write(workspace, deployment, texts, *, stream="stdout", publish=True):
+    """Store lines (and publish them once committed, unless `publish` is false: a batch the
+    channel layer dropped)."""
+    with tenant_context(workspace):
+        lines = [NewLine(text, stream, "runtime") for text in texts]
+        if publish:
+            store_and_publish(LogTarget.of(deployment), lines)
+        else:
+            service = deployment.service
+            logstore.append(deployment.pk, service.pk, 7, lines)
+
+
+awrite = sync_to_async(write)
+
+
+async def connect(path, user, workspace, host=None):
+    headers = [(b"host", (host or workspace.hostname).encode()),
+               (b"origin", f"http://{host or workspace.hostname}".encode())]
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def closed_with(communicator) -> int | None:
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
+async def sequences_until(communicator, last: int, timeout: float = 10) -> list[int]:
+    """Sequence numbers of the lines received, until `last` arrives."""
+    seen: list[int] = []
+    async with asyncio.timeout(timeout):
+        while last not in seen:
+            frame = await communicator.receive_from()
+            if "log-lines" in frame:
+                seen += [int(number) for number in SEQUENCES.findall(frame)]
+    return seen
+
+
+async def nothing_more(communicator, wait: float = 1.5) -> bool:
+    return await communicator.receive_nothing(timeout=wait)
+
+
+def resume(after=None, **fields) -> str:
+    return json.dumps({"type": "resume", "after": after or {}, **fields})
+
+
+def deployment_path(deployment) -> str:
+    return f"/ws/deployments/{deployment.pk}/logs/"
+
+
+async def test_members_follow_a_log_and_everyone_else_is_refused(world):
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    for user in (people.owner, people.admin, people.member):
+        communicator = await connect(deployment_path(web), user, a)
+        await communicator.send_to(resume({str(web.pk): 0}))
+        assert await nothing_more(communicator, 0.5)  # open, nothing to say yet
+        await communicator.disconnect()
+    refusals = [
+        (deployment_path(web), people.outsider, a, None, CLOSE_NOT_FOUND),
+        (deployment_path(web), None, a, None, CLOSE_UNAUTHENTICATED),
+        # Workspace B's deployment, asked on A's host: not found, whatever the id.
+        (deployment_path(world["other"]), people.owner, a, None, CLOSE_NOT_FOUND),
+        (deployment_path(web), people.owner, a, "nowhere.panel.localhost", CLOSE_NOT_FOUND),
+        (f"/ws/services/{world['web'].service_id}/", people.outsider, a, None, CLOSE_NOT_FOUND),
+        (f"/ws/environments/{world['environment'].pk}/logs/", None, a, None,
+         CLOSE_UNAUTHENTICATED),
+    ]
+    for path, user, workspace, host, code in refusals:
+        communicator = await connect(path, user, workspace, host)
+        assert await closed_with(communicator) == code, (path, user, host)
+
+
+async def test_a_page_gets_what_follows_its_cursor_then_live_lines_in_order_once(world):
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    await awrite(a, web, [f"line {n}" for n in range(1, 11)])
+    communicator = await connect(deployment_path(web), people.member, a)
+    await communicator.send_to(resume({str(web.pk): 4}))
+    assert await sequences_until(communicator, 10) == list(range(5, 11))
+    for batch in range(3):
+        await awrite(a, web, [f"live {batch}-{n}" for n in range(5)])
+    assert await sequences_until(communicator, 25) == list(range(11, 26))
+    # Lines of another deployment never reach this page.
+    await awrite(a, world["worker"], ["not here"])
+    assert await nothing_more(communicator)
+    await communicator.disconnect()
+
+    # Reconnecting after the last line it rendered: nothing again, then the next.
+    communicator = await connect(deployment_path(web), people.member, a)
+    await communicator.send_to(resume({str(web.pk): 25}))
+    assert await nothing_more(communicator, 1.2)
+    await awrite(a, web, ["after the reconnection"])
+    assert await sequences_until(communicator, 26) == [26]
+    await communicator.disconnect()
+
+
+async def test_a_dropped_batch_is_read_from_the_store(world):
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    communicator = await connect(deployment_path(web), people.member, a)
+    await communicator.send_to(resume({str(web.pk): 0}))
+    await awrite(a, web, ["one", "two"])
+    await awrite(a, web, ["three", "four"], publish=False)  # the layer dropped it
+    await awrite(a, web, ["five"])  # follows a gap: 3 and 4 come from the store
+    assert await sequences_until(communicator, 5) == [1, 2, 3, 4, 5]
+    # A dropped last batch: no later message shows the gap, the counter does.
+    await awrite(a, web, ["six", "seven"], publish=False)
+    assert await sequences_until(communicator, 7) == [6, 7]
+    assert await nothing_more(communicator)
+    await communicator.disconnect()
+
+
+async def test_a_filter_applies_to_stored_and_live_lines(world):
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    await awrite(a, web, ['{"level": "error", "msg": "boom"}', "plain", '{"level": "info"}'])
+    communicator = await connect(deployment_path(web), people.member, a)
+    await communicator.send_to(resume({}, q="@level:error"))
+    assert await sequences_until(communicator, 1) == [1]
+    await awrite(a, web, ["quiet", '{"level": "error", "msg": "again"}'])
+    assert await sequences_until(communicator, 5) == [5]
+    assert await nothing_more(communicator)
+    await communicator.disconnect()
+
+
+async def test_the_log_shows_hostile_text_as_text(world):
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    communicator = await connect(deployment_path(web), people.member, a)
+    await communicator.send_to(resume({}))
+    await awrite(a, web, ['<script>alert(1)</script>\x1b[2J\x1b[H<img src=x onerror="x()">'])
+    frame = await communicator.receive_from(timeout=5)
+    assert "<script>" not in frame and "<img" not in frame and "\x1b" not in frame
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in frame
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("message", [
+    "not json",
+    json.dumps(["resume"]),
+    json.dumps({"type": "subscribe"}),
+    json.dumps({"type": "resume", "after": {"1": "5"}}),
+    json.dumps({"type": "resume", "after": {"1": -1}}),
+    json.dumps({"type": "resume", "after": {"1": 2**64}}),
+    json.dumps({"type": "resume", "after": {"1": 1.5}}),
+    json.dumps({"type": "resume", "after": {"x": 1}}),
+    json.dumps({"type": "resume", "after": []}),
+    json.dumps({"type": "resume", "q": '"unclosed'}),
+    json.dumps({"type": "resume", "stream": "secrets"}),
+    json.dumps({"type": "resume", "phase": "<b>"}),
+    json.dumps({"type": "resume", "admin": True}),
+])
+async def test_a_message_that_is_not_a_resume_closes_the_socket(world, message):
+    people, web = world["people"], world["web"]
+    communicator = await connect(deployment_path(web), people.member, people.workspace_a)
+    await communicator.send_to(message)
+    assert await closed_with(communicator) == CLOSE_BAD_MESSAGE
+
+
+async def test_the_summary_is_sent_again_when_the_deployment_moves(world):
+    people = world["people"]
+    a = people.workspace_a
+
+    def queue():
+        with tenant_context(a):
+            return Deployment.objects.create(service=world["web"].service, number=2)
+
+    deployment = await sync_to_async(queue)()
+    communicator = await connect(deployment_path(deployment), people.member, a)
+    await communicator.send_to(resume({}))
+
+    def build():
+        with tenant_context(a):
+            Deployment.objects.get(pk=deployment.pk).transition(Status.BUILDING)
+
+    await sync_to_async(build)()
+    frame = await communicator.receive_from(timeout=5)
+    assert 'id="deployment-summary"' in frame and 'data-status="building"' in frame
+    assert 'name="csrfmiddlewaretoken"' in frame or "cancel" in frame
+    await communicator.disconnect()
+
+
+async def test_a_service_log_has_the_runtime_lines_of_its_deployments_only(world):
+    people, web, worker = world["people"], world["web"], world["worker"]
+    a = people.workspace_a
+    communicator = await connect(f"/ws/services/{web.service_id}/", people.member, a)
+    await communicator.send_to(resume({str(web.pk): 0}))
+    await awrite(a, web, ["npm run build"], stream="build")  # not runtime: not shown
+    await awrite(a, web, ["listening"], stream="stdout")
+    await awrite(a, worker, ["another service"])
+    await awrite(a, web, ["oops"], stream="stderr")
+    assert await sequences_until(communicator, 3) == [2, 3]
+    assert await nothing_more(communicator)
+    await communicator.disconnect()
+
+    environment = await connect(f"/ws/environments/{world['environment'].pk}/logs/",
+                                people.member, a)
+    await environment.send_to(resume({str(web.pk): 3, str(worker.pk): 0}))
+    frame = await environment.receive_from(timeout=5)
+    assert "another service" in frame and f'data-deployment="{worker.pk}"' in frame
+    await awrite(a, web, ["both services"])
+    frame = await environment.receive_from(timeout=5)
+    assert "both services" in frame
+    await environment.disconnect()
