@@ -8,6 +8,8 @@ This module does the same copy with two corrections:
 - pg-clone-schema recreates named unique constraints under PostgreSQL's default names, so a
   later migration that alters one by name would fail on every cloned workspace. The names are
   restored from the template.
+- it leaves out the foreign keys of partitioned tables (the log lines'): they are added from
+  the template's.
 
 The clone function (4,500 lines of PL/pgSQL) is installed once per database, not per clone.
 """
@@ -62,6 +64,22 @@ def restore_constraint_names(template: str, schema: str) -> int:
     return renamed
 
 
+def restore_foreign_keys(template: str, schema: str) -> int:
+    """Add to `schema` the foreign keys of `template` it lacks; return how many."""
+    quote = connection.ops.quote_name
+    added = 0
+    with connection.cursor() as cursor:
+        present = set(_constraints(cursor, schema))
+        for (table, definition), name in _constraints(cursor, template).items():
+            if (table, definition) in present or not definition.startswith("FOREIGN KEY"):
+                continue
+            qualified = definition.replace(" REFERENCES ", f" REFERENCES {quote(schema)}.", 1)
+            cursor.execute(f"ALTER TABLE {quote(schema)}.{quote(table)}"
+                           f" ADD CONSTRAINT {quote(name)} {qualified}")
+            added += 1
+    return added
+
+
 def clone_template(template: str, schema: str) -> None:
     """Create `schema` as a copy of `template`: tables, data (the migration records), names."""
     if schema_exists(schema, case_sensitive=False):
@@ -70,3 +88,4 @@ def clone_template(template: str, schema: str) -> None:
         _install_clone_function(cursor)
         cursor.execute("SELECT clone_schema(%s, %s, 'DATA')", [template, schema])
     restore_constraint_names(template, schema)
+    restore_foreign_keys(template, schema)
