@@ -462,8 +462,9 @@ class ServiceLogConsumer(RuntimeLogConsumer):
         if service is None:
             return ""
         request = page_request(self.scope, self.membership())
-        return render_to_string("deployments/_panel.html",
-                                {"panel": panel_for(request, service, oob=True)}, request=request)
+        panel = panel_for(request, service)
+        panel.live = True
+        return render_to_string("deployments/_panel.html", {"panel": panel}, request=request)
 
 
 class EnvironmentLogConsumer(RuntimeLogConsumer):

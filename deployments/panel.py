@@ -58,6 +58,7 @@ class Panel:
     may_edit: bool = False
     notice: Notice | None = None
     oob: bool = False  # htmx answers also refresh the service's status in the page's header
+    live: bool = False  # its parts alone, for the service's socket (the notice stays)
 
     @property
     def in_progress(self) -> bool:
