@@ -126,12 +126,14 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
             "start_command", "instances", "healthcheck_path", "healthcheck_timeout",
             "restart_policy", "max_restarts", "auto_rollback",
             "memory_limit_mb", "max_processes", "max_open_files", "cpu_priority",
+            "log_retention_days",
         ]
         labels = {
             "memory_limit_mb": "Memory limit (MB)",
             "max_processes": "Processes and threads",
             "max_open_files": "Open files",
             "cpu_priority": "CPU niceness",
+            "log_retention_days": "Keep logs for",
             "repository_url": "Repository URL",
             "healthcheck_path": "Healthcheck path",
             "healthcheck_timeout": "Healthcheck timeout (seconds)",

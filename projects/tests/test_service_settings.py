@@ -33,6 +33,7 @@ VALID = {
     "restart_policy": "always",
     "max_restarts": "5",
     "auto_rollback": "",  # unchecked: not sent by a browser
+    "log_retention_days": "14",
 }
 
 
@@ -270,3 +271,19 @@ def test_owners_set_the_services_limits_and_blank_keeps_them(people, client_for,
         assert Service.objects.get(pk=service.pk).memory_limit_mb == 300
     response = client.post(url(service), form_data(memory_limit_mb="99999999"))
     assert response.status_code == 200 and field_errors(response, "memory_limit_mb")
+
+
+@pytest.mark.parametrize("value", ["0", "8", "365", "-1", "seven", ""])
+def test_log_retention_is_one_of_the_offered_periods(people, client_for, service, value):
+    client = client_for(people.owner, people.workspace_a)
+    response = client.post(url(service), form_data(log_retention_days=value))
+    assert response.status_code == 200 and field_errors(response, "log_retention_days")
+    with tenant_context(people.workspace_a):
+        assert Service.objects.get(pk=service.pk).log_retention_days == 7
+
+
+def test_log_retention_is_saved(people, client_for, service):
+    client = client_for(people.admin, people.workspace_a)
+    assert client.post(url(service), form_data(log_retention_days="30")).status_code == 302
+    with tenant_context(people.workspace_a):
+        assert Service.objects.get(pk=service.pk).log_retention_days == 30
