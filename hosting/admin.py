@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hosting.models import GeneratedDomain, Host, PortAllocation, Route
+from hosting.models import GeneratedDomain, Host, LogCursor, PortAllocation, Route
 
 
 @admin.register(Host)
@@ -28,3 +28,9 @@ class RouteAdmin(admin.ModelAdmin):
 class GeneratedDomainAdmin(admin.ModelAdmin):
     list_display = ["label", "schema_name", "service_id", "reserved_at"]
     search_fields = ["label", "schema_name"]
+
+
+@admin.register(LogCursor)
+class LogCursorAdmin(admin.ModelAdmin):
+    list_display = ["host_name", "path", "inode", "offset", "updated_at"]
+    search_fields = ["host_name", "path"]

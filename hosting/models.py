@@ -169,3 +169,28 @@ class GeneratedDomain(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} → {self.schema_name} service {self.service_id}"
+
+
+class LogCursor(models.Model):
+    """How far the log shipper of a host has read one of the files PM2 writes there
+    (deployments.engine.shipper): written in the transaction that stores the lines read, so
+    that a shipper started again neither loses nor repeats one.
+
+    A file is its path and its inode: a file rotated aside keeps its inode (and the path it
+    had, which is the one recorded), one made again at the same path has another."""
+
+    host_name = models.CharField(max_length=63)
+    path = models.CharField(max_length=1000)
+    inode = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0, help_text="bytes read and stored")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["host_name", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["host_name", "path", "inode"],
+                                    name="one_log_cursor_per_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host_name}:{self.path} ({self.inode}) at {self.offset}"

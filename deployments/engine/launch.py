@@ -21,6 +21,9 @@ from deployments.snapshots import read_snapshot
 from projects.domains import public_domain
 from projects.models import Service
 
+# Of the processes' last output, what a failed health check's reason shows at most.
+MAX_TAIL_LINES = 40
+
 
 class DeployFailed(Exception):
     """A step failed; the message is the deployment's failure reason (shown to the user)."""
@@ -82,7 +85,7 @@ def deploy(deployment: Deployment, control: Control, values: dict[str, str]) -> 
 
     1. `_start`: its processes under PM2 (web instances on ports of their own);
     2. `_wait_healthy`: HTTP 2xx on the health check path (or a listening port), watching
-       that no process died; on failure the last output goes to the log (DeployFailed);
+       that no process died; on failure the last output is in the reason (DeployFailed);
     3. `_switch`: the service's route moves to it, the previous deployment is superseded.
 
     Returns the deployment it superseded, whose processes the caller stops once the drain
@@ -134,17 +137,21 @@ def _wait_healthy(deployment: Deployment, control: Control, apps: list[pm2.AppSp
         problem = _dead(names)
         healthy, seen = problem is None, problem or "processes are running"
     if not healthy:
-        tail = []
-        for app in apps:
-            tail += [f"[{app.name}] {line}" for line in pm2.tail(app.log_file, 20)]
-        for line in tail:
-            log.write(line, phase=Phase.HEALTH, stream=Stream.STDOUT)
+        # The processes' output itself reaches the log through the log shipper: the last
+        # lines go to the reason only.
+        tail = [line for app in apps for line in last_output(app)]
         raise DeployFailed(
             f"Health check failed: {seen} after {round(time.monotonic() - started)} s"
-            + ("; last output:\n" + "\n".join(tail[-10:]) if tail else "; no output.")
+            + ("; last output:\n" + "\n".join(tail[-MAX_TAIL_LINES:]) if tail else "; no output.")
         )
     log.write(f"Healthy: {seen}", phase=Phase.HEALTH, stream=Stream.DEPLOY)
     timed(deployment, "health", started)
+
+
+def last_output(app: pm2.AppSpec, lines: int = 10) -> list[str]:
+    """The last lines of a process's stdout, then of its stderr (marked), named after it."""
+    return ([f"[{app.name}] {line}" for line in pm2.tail(app.out_file, lines)]
+            + [f"[{app.name} stderr] {line}" for line in pm2.tail(app.err_file, lines)])
 
 
 def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases.Manifest,
@@ -165,6 +172,7 @@ def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases
     for kind, argv in manifest.processes.items():
         for index in range(service.instances if kind == "web" else 1):
             name = process_name(deployment, kind, index)
+            out_file, err_file = releases.log_files(log_dir, kind, index)
             app_env = {**env, "PAAS_PROCESS_TYPE": kind}
             if kind == "web":
                 port = (reuse_ports or {}).get(name) or ports.allocate(
@@ -174,7 +182,7 @@ def app_specs(deployment: Deployment, values: dict[str, str], manifest: releases
             apps.append(pm2.AppSpec(
                 name=name, argv=argv, cwd=app_dir, env=app_env,
                 restart_policy=service.restart_policy, max_restarts=service.max_restarts,
-                log_file=log_dir / f"{kind}-{index}.log",
+                out_file=out_file, err_file=err_file,
                 user=account.name if account is not None else None,
                 limits=Limits.of(service),
             ))

@@ -82,7 +82,8 @@ class AppSpec:
     env: dict[str, str]
     restart_policy: str  # "always" | "on-failure" | "never"
     max_restarts: int
-    log_file: Path  # stdout and stderr merged, one file
+    out_file: Path  # what PM2 writes of its stdout
+    err_file: Path  # and of its stderr (the log shipper reads both)
     user: str | None = None  # the Unix user it runs as (the daemon's when None)
     limits: Limits | None = None  # processes, open files, CPU priority
 
@@ -111,17 +112,18 @@ def save() -> None:
 
 def start(apps: list[AppSpec], starter: Starter | None = None) -> None:
     """Start the apps with one `pm2 start <ecosystem.json>` (or a Starter prepared ahead). The
-    file holds variable values: it is written mode 0600 next to the first app's log and removed
-    once pm2 has read it. On failure the apps are deleted again (none is left half-started) and
-    PM2Error is raised."""
+    file holds variable values: it is written mode 0600 next to the first app's log files and
+    removed once pm2 has read it. On failure the apps are deleted again (none is left
+    half-started) and PM2Error is raised."""
     if not apps:
         return
     secrets = [value for app in apps for key, value in app.env.items()
                if key not in NOT_SECRET and not key.startswith("PAAS_")]
     ecosystem = {"apps": [_ecosystem_entry(app) for app in apps]}
     for app in apps:
-        app.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = apps[0].log_file.parent / f"ecosystem-{uuid.uuid4().hex}.json"
+        for log_file in (app.out_file, app.err_file):
+            log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = apps[0].out_file.parent / f"ecosystem-{uuid.uuid4().hex}.json"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(ecosystem, handle)
@@ -233,9 +235,11 @@ def _ecosystem_entry(app: AppSpec) -> dict:
         "interpreter": "none",
         "cwd": str(app.cwd),
         "env": dict(app.env),
+        # pm2's "merge_logs" keeps the paths as given (no "-<pm id>" added to them); stdout
+        # and stderr go to files of their own.
         "merge_logs": True,
-        "out_file": str(app.log_file),
-        "error_file": str(app.log_file),
+        "out_file": str(app.out_file),
+        "error_file": str(app.err_file),
         "kill_timeout": KILL_TIMEOUT_MS,
         "treekill": True,
         "vizion": False,  # no git metadata scan of the release on every start

@@ -5,7 +5,10 @@
         manifest.json      runtime, processes, app directory, PATH additions (for rollbacks)
         src/               the checkout, built in place (a virtualenv's paths stay valid)
     PAAS_APPS_DIR/cache/<schema>/<service id>/   npm and pip caches of the service
-    PAAS_APPS_DIR/logs/<schema>/<service id>/<deployment number>/<process>.log
+    PAAS_APPS_DIR/logs/<schema>/<service id>/<deployment id>/
+        <type>-<index>.out.log    what PM2 (root) writes of a process's stdout
+        <type>-<index>.err.log    and of its stderr; `.1` appended while the log shipper
+                                  rotates one (deployments.engine.shipper)
 
 With isolation on, `src/` and the caches are the workspace user's, the rest root's in
 directories only the workspace's group may go through (deployments.engine.accounts).
@@ -29,6 +32,8 @@ from deployments.models import Deployment, Status
 
 MARKER = ".paas-release"
 MANIFEST = "manifest.json"
+OUT_SUFFIX = ".out.log"
+ERR_SUFFIX = ".err.log"
 
 
 @dataclass
@@ -67,8 +72,20 @@ def cache_dir_for(deployment: Deployment) -> Path:
                              account)
 
 
+def logs_root() -> Path:
+    return settings.PAAS_APPS_DIR / "logs"
+
+
 def _log_dir(deployment: Deployment) -> Path:
-    return settings.PAAS_APPS_DIR / "logs" / _service_part(deployment) / str(deployment.number)
+    """Named by the deployment's id (not its number): the log shipper reads the workspace
+    and the deployment of a file from its path alone."""
+    return logs_root() / _service_part(deployment) / str(deployment.pk)
+
+
+def log_files(log_dir: Path, process_type: str, index: int) -> tuple[Path, Path]:
+    """The stdout and stderr files of one process in a deployment's log directory."""
+    stem = f"{process_type}-{index}"
+    return log_dir / f"{stem}{OUT_SUFFIX}", log_dir / f"{stem}{ERR_SUFFIX}"
 
 
 def log_dir_for(deployment: Deployment) -> Path:

@@ -61,7 +61,7 @@ def log_text(workspace, deployment: Deployment) -> str:
 
 def log_path(workspace, deployment: Deployment) -> Path:
     return (settings.PAAS_APPS_DIR / "logs" / workspace.schema_name
-            / str(deployment.service_id) / str(deployment.number) / "web-0.log")
+            / str(deployment.service_id) / str(deployment.pk) / "web-0.out.log")
 
 
 def panel_services() -> list[list]:

@@ -76,7 +76,8 @@ def app(prefix: str, tmp_path: Path, kind: str, source: str, *, env: dict | None
     return pm2.AppSpec(
         name=f"{prefix}{kind}", argv=["python3", script.name], cwd=tmp_path,
         env={"PATH": settings.PAAS_APP_PATH, **(env or {})}, restart_policy=policy,
-        max_restarts=max_restarts, log_file=tmp_path / "logs" / f"{kind}.log",
+        max_restarts=max_restarts, out_file=tmp_path / "logs" / f"{kind}.out.log",
+        err_file=tmp_path / "logs" / f"{kind}.err.log",
     )
 
 
@@ -99,9 +100,9 @@ def test_an_app_runs_and_answers_on_its_port(pm2_prefix, tmp_path):
     assert info.env_deployment_id == "42"
     assert info.memory_bytes > 0
     assert info.uptime_started_ms and info.uptime_started_ms <= time.time() * 1000
-    assert until(lambda: f"listening on {port}" in pm2.tail(spec.log_file))
+    assert until(lambda: f"listening on {port}" in pm2.tail(spec.out_file))
     # pm2 read the ecosystem file, which held the variable values: it is gone
-    assert not list(spec.log_file.parent.glob("*.json"))
+    assert not list(spec.out_file.parent.glob("*.json"))
 
 
 def test_restart_policies(pm2_prefix, tmp_path):
