@@ -119,6 +119,7 @@ class Shipper:
         self.scanned_at = 0.0
         self.cleaned_at = time.monotonic()
         self.failed_at = 0.0
+        self.complete = False  # whether the last scan looked up every file it found
         self.lines_stored = 0
 
     # The loop ----------------------------------------------------------------------------
@@ -323,9 +324,15 @@ class Shipper:
                 followed.path = present[identity][0]
                 followed.rotated = followed.path.endswith(ROTATED)
         self.ignored &= present.keys()
+        self.complete = True
         for identity, (path, source, suffix) in present.items():
             if identity not in self.followed and identity not in self.ignored:
-                self.follow(identity, path, source, suffix)
+                try:
+                    self.follow(identity, path, source, suffix)
+                except DatabaseError:  # tried again on the next scan; its cursor kept
+                    logger.exception("log shipper: looking up %s failed", path)
+                    self.complete = False
+                    connection.close()
         pm2_daemon.trim_daemon_log(settings.PAAS_LOG_FILE_MAX_BYTES)
 
     def follow(self, identity: tuple[int, int], path: str, source: Source,
@@ -424,8 +431,11 @@ class Shipper:
             connection.close()  # forget_cursors removes it later
 
     def forget_cursors(self) -> None:
-        """Remove the cursors of files that are no longer followed."""
+        """Remove the cursors of files that are no longer followed (once a scan looked at
+        every file: one it could not look up keeps its cursor)."""
         self.cleaned_at = time.monotonic()
+        if not self.complete:
+            return
         self.cursors.clear()
         kept = {(followed.live, followed.identity[1]) for followed in self.followed.values()}
         try:
