@@ -89,6 +89,14 @@ PAAS_HOST_ADDRESS = os.environ.get("PAAS_HOST_ADDRESS", "127.0.0.1").strip()
 # pm2/ (PM2_HOME of the panel's own PM2 daemon). Nothing outside it is ever removed.
 PAAS_APPS_DIR = Path(os.environ.get("PAAS_APPS_DIR") or PAAS_DATA_DIR / "apps").resolve()
 PAAS_PM2_HOME = PAAS_APPS_DIR / "pm2"
+# The log shipper (`manage.py ship_logs`) rotates a process's output file past this size, and
+# PM2's own log (PM2_HOME/pm2.log) too.
+PAAS_LOG_FILE_MAX_BYTES = env_int("PAAS_LOG_FILE_MAX_BYTES", 10 * 1024 * 1024)
+# How: "punch" frees the part already stored (nothing lost; falls back to "rename" where the
+# filesystem cannot), "rename" moves the file aside and has PM2 reopen its files.
+PAAS_LOG_ROTATION = os.environ.get("PAAS_LOG_ROTATION", "punch").strip().lower()
+if PAAS_LOG_ROTATION not in ("punch", "rename"):
+    raise ImproperlyConfigured("PAAS_LOG_ROTATION is punch or rename")
 PAAS_PM2_BIN = os.environ.get("PAAS_PM2_BIN") or str(BASE_DIR / "node_modules" / ".bin" / "pm2")
 # The development router: http://<generated domain>:PORT (projects.domains) follows each
 # service's route until Traefik takes its place.

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -138,6 +139,61 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+# The files the daemon writes -------------------------------------------------------------
+
+
+def daemon_pid() -> int | None:
+    try:
+        pid = int((Path(settings.PAAS_PM2_HOME) / "pm2.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 1 and _alive(pid) else None
+
+
+def reload_logs() -> bool:
+    """Have the daemon close and reopen every app's output files (`pm2 reloadLogs`), as after
+    a file was renamed aside. False when no daemon runs (nothing holds a file then)."""
+    try:
+        call("reloadLogs", {})
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    return True
+
+
+def open_files() -> set[tuple[int, int]]:
+    """(device, inode) of every file the daemon holds open now (Linux /proc)."""
+    pid = daemon_pid()
+    if pid is None:
+        return set()
+    held = set()
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return set()
+    for descriptor in descriptors:
+        try:
+            status = os.stat(f"/proc/{pid}/fd/{descriptor}")
+        except OSError:
+            continue
+        held.add((status.st_dev, status.st_ino))
+    return held
+
+
+def trim_daemon_log(max_bytes: int) -> bool:
+    """Keep PM2_HOME/pm2.log (the daemon's own output) under `max_bytes`: past it, the file
+    is copied to pm2.log.1 and emptied. The daemon writes it in append mode, so its next
+    line lands at the start of the emptied file. Whether it was trimmed."""
+    path = Path(settings.PAAS_PM2_HOME) / "pm2.log"
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+        shutil.copyfile(path, path.with_name("pm2.log.1"))
+        os.truncate(path, 0)
+    except OSError:
+        return False
+    return True
 
 
 # The daemon's life and the CLI ---------------------------------------------------------
