@@ -44,7 +44,8 @@ static/vendor/.installed: node_modules/.installed
 	   node_modules/@fontsource/jetbrains-mono/files/jetbrains-mono-latin-400-normal.woff2 static/fonts/
 	touch $@
 
-static/css/app.css: node_modules/.installed assets/app.css $(shell find templates -name '*.html')
+# Tailwind reads the classes in templates and in the Python that writes HTML (log lines).
+static/css/app.css: node_modules/.installed assets/app.css $(shell find templates -name '*.html') $(wildcard deployments/*.py)
 	npx --no-install tailwindcss -i assets/app.css -o static/css/app.css --minify
 
 # nftables for the isolation tests, which load a firewall table of their own (removed after):

@@ -176,30 +176,37 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def panel_server(committed_db: People) -> Iterator[str]:
-    """The panel under uvicorn (HTTP and WebSocket), on a free port; yields its root URL."""
-    port = free_port()
+def start_panel(port: int) -> subprocess.Popen:
+    """The panel under uvicorn (HTTP and WebSocket) on `port`, once it accepts connections;
+    its output goes to .data/test-logs/."""
     log_path = settings.PAAS_DATA_DIR / "test-logs" / f"uvicorn-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port)],
-        cwd=BASE_DIR, env=process_env(), stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host",
+             "127.0.0.1", "--port", str(port)],
+            cwd=BASE_DIR, env=process_env(), stdout=log, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return process
         except OSError as error:
             if process.poll() is not None:
                 raise RuntimeError(f"uvicorn exited: {log_path.read_text()}") from error
             time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"uvicorn did not start: {log_path.read_text()}")
+
+
+@pytest.fixture
+def panel_server(committed_db: People) -> Iterator[str]:
+    """The panel under uvicorn on a free port; yields its root URL."""
+    port = free_port()
+    process = start_panel(port)
     try:
         yield f"http://{settings.PAAS_DOMAIN}:{port}"
     finally:
         process.terminate()
         process.wait(10)
-        log.close()

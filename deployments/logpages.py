@@ -9,16 +9,19 @@ explorer `since`/`until`. A bad one is said in one line above an empty log, neve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
+from django_tenants.utils import tenant_context
 
 from deployments import logsearch, logview
 from deployments.ansi import to_text
@@ -170,10 +173,26 @@ def as_text(line: LogLine) -> str:
 
 
 def download(lines: QuerySet[LogLine], filename: str) -> StreamingHttpResponse:
-    """Every stored line as plain text (colours and escapes taken out), read in chunks."""
-    def chunks() -> Iterator[str]:
-        for line in lines.iterator(chunk_size=DOWNLOAD_CHUNK):
-            yield as_text(line)
+    """Every stored line as plain text (colours and escapes taken out), read DOWNLOAD_CHUNK
+    lines at a time in (timestamp, id) order, each chunk in the workspace's schema (the
+    response is streamed after the view has returned)."""
+    workspace = connection.tenant
+
+    def chunk_after(last: tuple | None) -> tuple[str, tuple | None]:
+        with tenant_context(workspace):
+            rows = lines.order_by("timestamp", "id")
+            if last is not None:
+                rows = rows.filter(Q(timestamp__gt=last[0]) | Q(timestamp=last[0], id__gt=last[1]))
+            batch = list(rows[:DOWNLOAD_CHUNK])
+        if not batch:
+            return "", None
+        return "".join(map(as_text, batch)), (batch[-1].timestamp, batch[-1].pk)
+
+    async def chunks() -> AsyncIterator[str]:
+        text, last = await sync_to_async(chunk_after)(None)
+        while text:
+            yield text
+            text, last = await sync_to_async(chunk_after)(last)
 
     response = StreamingHttpResponse(chunks(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -181,12 +200,10 @@ def download(lines: QuerySet[LogLine], filename: str) -> StreamingHttpResponse:
 
 
 def deployment_download(deployment: Deployment) -> StreamingHttpResponse:
-    service = deployment.service
-    return download(LogLine.objects.filter(deployment=deployment).order_by("sequence"),
-                    f"{service.name}-{deployment.number}.log")
+    return download(LogLine.objects.filter(deployment=deployment),
+                    f"{deployment.service.name}-{deployment.number}.log")
 
 
 def service_download(service: Service) -> StreamingHttpResponse:
     lines = LogLine.objects.filter(service=service, stream__in=logview.RUNTIME_STREAMS)
-    return download(lines.order_by("timestamp", "deployment_id", "sequence"),
-                    f"{service.name}-runtime.log")
+    return download(lines, f"{service.name}-runtime.log")

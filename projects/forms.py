@@ -94,6 +94,8 @@ class ServiceForm(SourceFieldsMixin, forms.ModelForm):
 
 
 LIMIT_FIELDS = ("memory_limit_mb", "max_processes", "max_open_files", "cpu_priority")
+# Left blank (or not sent, by a script), these keep their current value.
+KEPT_WHEN_BLANK = (*LIMIT_FIELDS, "log_retention_days")
 
 
 class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
@@ -156,7 +158,7 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        for field in LIMIT_FIELDS:
+        for field in KEPT_WHEN_BLANK:
             self.fields[field].required = False
         if settings.PAAS_ALLOW_LOCAL_REPOS:
             self.fields["repository_url"].help_text = (
@@ -166,10 +168,10 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
 
     def clean(self) -> dict:
         """The limits within this host's caps (PAAS_LIMIT_*), each error on its field; a limit
-        left blank keeps its current value."""
+        left blank keeps its current value, as does the log retention."""
         cleaned = super().clean()
-        for field in LIMIT_FIELDS:
-            if field not in self.errors and cleaned.get(field) is None:
+        for field in KEPT_WHEN_BLANK:
+            if field not in self.errors and cleaned.get(field) in (None, ""):
                 cleaned[field] = getattr(self.instance, field)
         caps = (("memory_limit_mb", settings.PAAS_LIMIT_MEMORY_MB, "at most {} MB"),
                 ("max_processes", settings.PAAS_LIMIT_PROCESSES, "at most {}"),

@@ -13,13 +13,14 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from conftest import BASE_DIR, PASSWORD, chromium_page, process_env
+from conftest import BASE_DIR, PASSWORD, chromium_page, free_port, process_env, start_panel
 from deployments.tests import sample_apps
 from deployments.tests.engine import remove_everything, running_worker
 from projects.services import create_project, create_service
@@ -73,8 +74,31 @@ def shipper(django_db_setup) -> Iterator[subprocess.Popen]:
     process.wait(15)
 
 
-def test_build_and_runtime_lines_appear_live_and_filter(committed_db, worker, shipper,
-                                                        panel_server, tmp_path):
+@pytest.fixture
+def panel(committed_db, settings) -> Iterator[tuple[str, Callable[[], None]]]:
+    """The panel under uvicorn, and a way to restart it on the same port (open pages'
+    sockets drop and reconnect)."""
+    port = free_port()
+    processes = [start_panel(port)]
+
+    def restart() -> None:
+        processes[-1].terminate()
+        processes[-1].wait(15)
+        processes.append(start_panel(port))
+
+    yield f"http://{settings.PAAS_DOMAIN}:{port}", restart
+    processes[-1].terminate()
+    processes[-1].wait(15)
+
+
+def page_sequences(log) -> list[tuple[str, int]]:
+    return [(deployment, int(sequence)) for deployment, sequence in log.locator(
+        "[data-log-line]").evaluate_all(
+        "lines => lines.map(line => [line.dataset.deployment, line.dataset.sequence])")]
+
+
+def test_build_and_runtime_lines_appear_live_and_filter(committed_db, worker, shipper, panel,
+                                                        tmp_path):
     from projects.tests.test_variables_browser import log_in
     from tenants.tests.test_browser import TIMEOUT_MS, in_thread, shoot
 
@@ -83,6 +107,7 @@ def test_build_and_runtime_lines_appear_live_and_filter(committed_db, worker, sh
         project = create_project(f"Logs {uuid.uuid4().hex[:6]}")
         repository = sample_apps.make_repo(tmp_path, "talk", TALKATIVE_APP)
         service = create_service(project.environments.get(), "talk", repository_url=repository)
+    panel_server, restart_panel = panel
     port = panel_server.rsplit(":", 1)[1]
     workspace_url = f"http://{workspace.hostname}:{port}"
     errors: list[str] = []
@@ -128,6 +153,44 @@ def test_build_and_runtime_lines_appear_live_and_filter(committed_db, worker, sh
             count = runtime.locator("[data-log-line]").count()
             expect(runtime.locator("[data-log-line]")).not_to_have_count(count)  # still coming
             shoot(page, "logs-runtime-live")
+
+            # Timestamps on demand.
+            stamps = runtime.locator(".log-time").first
+            expect(stamps).to_be_hidden()
+            page.get_by_test_id("log-timestamps").click()
+            expect(stamps).to_be_visible()
+            expect(page.get_by_test_id("log-timestamps")).to_have_attribute("aria-pressed", "true")
+
+            # Scrolled up, the log stops following and says how many lines came meanwhile.
+            follow = page.get_by_test_id("log-follow")
+            expect(follow).to_be_hidden()
+            page.wait_for_function("""() => {
+                const lines = document.querySelector("[data-log-lines]");
+                return lines.scrollHeight > lines.clientHeight + 100;
+            }""", timeout=60_000)
+            runtime.evaluate("lines => { lines.scrollTop = 0; }")
+            expect(follow).to_be_visible()
+            expect(follow).to_contain_text(re.compile(r"\d+ new lines?"))
+            assert runtime.evaluate("lines => lines.scrollTop") == 0  # it did not jump
+            follow.click()
+            expect(follow).to_be_hidden()
+            assert runtime.evaluate(
+                "lines => lines.scrollHeight - lines.scrollTop - lines.clientHeight < 40")
+
+            # The server restarts: the socket reconnects by itself and resumes, no line twice.
+            before = len(page_sequences(runtime))
+            restart_panel()
+            expect(runtime.locator("[data-log-line]")).not_to_have_count(before, timeout=30_000)
+            page.wait_for_timeout(1500)
+            seen = page_sequences(runtime)
+            assert len(seen) == len(set(seen)), "a line was shown twice"
+            assert seen == sorted(seen, key=lambda pair: pair[1]), "out of order"
+
+            # The whole log as a text file.
+            with page.expect_download() as downloading:
+                page.get_by_test_id("log-download").click()
+            text = Path(downloading.value.path()).read_text()
+            assert "payment failed #3" in text and "[stderr]" in text and "\x1b" not in text
 
             # Errors only, stored and live.
             page.get_by_test_id("log-filter-input").fill("@level:error")

@@ -273,7 +273,7 @@ def test_owners_set_the_services_limits_and_blank_keeps_them(people, client_for,
     assert response.status_code == 200 and field_errors(response, "memory_limit_mb")
 
 
-@pytest.mark.parametrize("value", ["0", "8", "365", "-1", "seven", ""])
+@pytest.mark.parametrize("value", ["0", "8", "365", "-1", "seven", "7 days"])
 def test_log_retention_is_one_of_the_offered_periods(people, client_for, service, value):
     client = client_for(people.owner, people.workspace_a)
     response = client.post(url(service), form_data(log_retention_days=value))
@@ -282,8 +282,9 @@ def test_log_retention_is_one_of_the_offered_periods(people, client_for, service
         assert Service.objects.get(pk=service.pk).log_retention_days == 7
 
 
-def test_log_retention_is_saved(people, client_for, service):
+def test_log_retention_is_saved_and_blank_keeps_it(people, client_for, service):
     client = client_for(people.admin, people.workspace_a)
     assert client.post(url(service), form_data(log_retention_days="30")).status_code == 302
+    assert client.post(url(service), form_data(log_retention_days="")).status_code == 302
     with tenant_context(people.workspace_a):
         assert Service.objects.get(pk=service.pk).log_retention_days == 30

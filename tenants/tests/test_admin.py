@@ -25,7 +25,7 @@ from django_tenants.utils import tenant_context
 
 from deployments import logstore
 from deployments.models import Deployment, WebhookDelivery
-from hosting.models import GeneratedDomain, Host, PortAllocation, Route
+from hosting.models import GeneratedDomain, Host, LogCursor, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Variable, VariableReveal
 from projects.services import create_project, create_service
@@ -103,6 +103,10 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
     "hosting.Route": lambda: Route.objects.create(
         hostname="web-team-a.apps.localhost", upstream="127.0.0.1:41234",
         schema_name="ws_team_a", service_id=1, deployment_id=1,
+    ),
+    "hosting.LogCursor": lambda: LogCursor.objects.create(
+        host_name="edge-1", path="/srv/apps/logs/ws_team_a/1/2/web-0.out.log", inode=42,
+        offset=1024,
     ),
     "django_dramatiq.Task": _task,
     "tenants.AuditEvent": lambda: AuditEvent.objects.create(
