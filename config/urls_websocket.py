@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from django.urls import path, re_path
 
-from deployments import consumers
+from deployments import consumers, log_consumers
 
 
 async def refuse_unknown_path(scope: dict, receive: Callable[[], Awaitable[dict]],
@@ -18,8 +18,8 @@ async def refuse_unknown_path(scope: dict, receive: Callable[[], Awaitable[dict]
 
 websocket_urlpatterns = [
     path("ws/events/", consumers.WorkspaceEventsConsumer.as_asgi()),
-    path("ws/deployments/<int:object_id>/logs/", consumers.DeploymentLogConsumer.as_asgi()),
-    path("ws/services/<int:object_id>/", consumers.ServiceLogConsumer.as_asgi()),
-    path("ws/environments/<int:object_id>/logs/", consumers.EnvironmentLogConsumer.as_asgi()),
+    path("ws/deployments/<int:object_id>/logs/", log_consumers.DeploymentLogConsumer.as_asgi()),
+    path("ws/services/<int:object_id>/", log_consumers.ServiceLogConsumer.as_asgi()),
+    path("ws/environments/<int:object_id>/logs/", log_consumers.EnvironmentLogConsumer.as_asgi()),
     re_path(r"", refuse_unknown_path),  # last: whatever the routes above do not match
 ]
