@@ -364,3 +364,47 @@ async def test_a_client_ends_with_every_line_once_across_a_redis_restart(world, 
     await asyncio.wait_for(asyncio.gather(produce(), consume()), timeout=90)
     assert received == list(range(1, total + 1))
     assert len(connections) > 1 and 0 < connections[1] < total  # it did drop mid-stream
+
+
+def test_a_stalled_page_holds_up_no_one_and_misses_nothing(world, panel_server):
+    """One client stops reading while 20,000 lines go out: the producer and a second client
+    go on at their pace; once the first reads again it gets every line, once."""
+    import websockets
+
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+    port = int(panel_server.rsplit(":", 1)[1])
+    cookie = session_cookie(people.member)
+    total = 20_000
+
+    async def open_client():
+        headers = {"Origin": f"http://{a.hostname}:{port}", "Cookie": f"sessionid={cookie}"}
+        sock = socket.create_connection(("127.0.0.1", port))
+        client = await websockets.connect(
+            f"ws://{a.hostname}:{port}{deployment_path(web)}", sock=sock,
+            additional_headers=headers, max_queue=1, max_size=None)
+        await client.send(resume({str(web.pk): 0}))
+        return client
+
+    async def read_all(client, seen: list[int]) -> None:
+        while len(seen) < total:
+            frame = await asyncio.wait_for(client.recv(), timeout=30)
+            seen.extend(int(n) for n in SEQUENCES.findall(frame))
+
+    async def scenario():
+        stalled, reader = await open_client(), await open_client()
+        stalled_seen, reader_seen = [], []
+        # 200 batches: more than the 100 messages a channel holds (channels-redis drops the
+        # rest for the stalled page's consumer, which is blocked on its socket meanwhile).
+        for batch in range(total // 100):
+            await awrite(a, web, [f"line {batch}-{n} " + "x" * 80 for n in range(100)])
+        await read_all(reader, reader_seen)
+        await asyncio.sleep(1)
+        await read_all(stalled, stalled_seen)  # reads again, at last
+        await stalled.close()
+        await reader.close()
+        return stalled_seen, reader_seen
+
+    stalled_seen, reader_seen = asyncio.run(scenario())
+    assert reader_seen == list(range(1, total + 1))
+    assert stalled_seen == list(range(1, total + 1))
