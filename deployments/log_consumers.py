@@ -292,9 +292,10 @@ class DeploymentLogConsumer(LogConsumer):
 
 class RuntimeLogConsumer(LogConsumer):
     """Runtime lines (stdout, stderr) of several deployments, in the order they come; each
-    line says its deployment's number."""
+    line says its deployment ("#3"; "web #3" where several services show)."""
 
     streams = logview.RUNTIME_STREAMS
+    several_services = False
 
     def groups_to_join(self) -> list[str]:
         return [environment_logs_group(self.workspace.schema_name, self.environment_id)]
@@ -324,11 +325,11 @@ class RuntimeLogConsumer(LogConsumer):
         return line.stream in logview.RUNTIME_STREAMS and super().wanted(line)
 
     def render_lines(self, lines: list[LineView]) -> str:
-        unknown = {line.deployment_id for line in lines} - self.numbers.keys()
+        unknown = {line.deployment_id for line in lines} - self.labels.keys()
         if unknown:
-            self.numbers.update(Deployment.objects.filter(pk__in=unknown)
-                                .values_list("pk", "number"))
-        return logview.render_runtime_lines(lines, self.numbers, RENDERED)
+            self.labels.update(logview.deployment_labels(unknown,
+                                                         with_service=self.several_services))
+        return logview.render_runtime_lines(lines, self.labels, RENDERED)
 
 
 class ServiceLogConsumer(RuntimeLogConsumer):
@@ -341,7 +342,7 @@ class ServiceLogConsumer(RuntimeLogConsumer):
         self.service = Service.objects.visible().filter(pk=object_id).first()
         if self.service is None:
             return False
-        self.environment_id, self.seen, self.numbers = self.service.environment_id, set(), {}
+        self.environment_id, self.seen, self.labels = self.service.environment_id, set(), {}
         return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -375,11 +376,13 @@ class ServiceLogConsumer(RuntimeLogConsumer):
 class EnvironmentLogConsumer(RuntimeLogConsumer):
     """The log explorer of an environment: the runtime lines of all its services."""
 
+    several_services = True
+
     def find(self, object_id: int) -> bool:
         environment = Environment.objects.filter(pk=object_id, project__deleting=False).first()
         if environment is None:
             return False
-        self.environment_id, self.seen, self.numbers = environment.pk, set(), {}
+        self.environment_id, self.seen, self.labels = environment.pk, set(), {}
         return True
 
     def deployments(self) -> object:

@@ -113,9 +113,9 @@ def runtime_log(request: HttpRequest, deployments: QuerySet[Deployment], *, sock
     cursor = logview.cursors(deployments)
     lines, section.earlier = logview.runtime_lines(deployments, query.log_filter, query.stream,
                                                    since, until)
-    numbers = dict(deployments.filter(pk__in={line.deployment_id for line in lines})
-                   .values_list("pk", "number"))
-    section.html = logview.as_safe(logview.render_runtime_lines(lines, numbers))
+    labels = logview.deployment_labels({line.deployment_id for line in lines},
+                                       with_service=ranged)
+    section.html = logview.as_safe(logview.render_runtime_lines(lines, labels))
     section.count = len(lines)
     section.cursor = json.dumps(cursor)
     section.socket = socket if until is None else ""

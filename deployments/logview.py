@@ -105,16 +105,17 @@ def _short(value: object) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def render_line(line: LineView, *, number: int | None = None) -> str:
-    """One line's HTML. `number`: the deployment's number, shown (linked) in runtime views."""
+def render_line(line: LineView, *, label: str | None = None) -> str:
+    """One line's HTML. `label`: its deployment ("#3", or "web #3" where several services
+    show), linked to the deployment's page, in runtime views."""
     level = line.level
     level_html = (f'<span class="log-level shrink-0 rounded px-1 uppercase '
                   f'{LEVEL_CLASSES.get(level, "bg-white/5 text-slate-300")}">'
                   f"{escape(level[:5])}</span>" if level else "")
     deployment_html = (
         f'<a class="shrink-0 text-purple-300/80 hover:text-purple-200" href="'
-        f'{reverse("deployment_detail", args=[line.deployment_id])}">#{number}</a>'
-        if number is not None else "")
+        f'{reverse("deployment_detail", args=[line.deployment_id])}">{escape(label)}</a>'
+        if label is not None else "")
     stamp = line.timestamp
     return (
         f'<div class="log-line group flex gap-3 px-4 py-px hover:bg-white/[0.03] '
@@ -148,11 +149,11 @@ class RenderCache:
         self.size = size
         self._html: OrderedDict[tuple, str] = OrderedDict()
 
-    def render(self, line: LineView, number: int | None = None) -> str:
-        key = (line.deployment_id, line.sequence, number)
+    def render(self, line: LineView, label: str | None = None) -> str:
+        key = (line.deployment_id, line.sequence, label)
         html = self._html.get(key)
         if html is None:
-            html = self._html[key] = render_line(line, number=number)
+            html = self._html[key] = render_line(line, label=label)
             if len(self._html) > self.size:
                 self._html.popitem(last=False)
         return html
@@ -171,12 +172,20 @@ def render_deployment_lines(lines: Iterable[LineView], last_phase: str | None,
     return "".join(parts), last_phase
 
 
-def render_runtime_lines(lines: Iterable[LineView], numbers: Mapping[int, int],
+def render_runtime_lines(lines: Iterable[LineView], labels: Mapping[int, str],
                          cache: RenderCache | None = None) -> str:
     return "".join(
-        cache.render(line, numbers.get(line.deployment_id)) if cache
-        else render_line(line, number=numbers.get(line.deployment_id))
+        cache.render(line, labels.get(line.deployment_id)) if cache
+        else render_line(line, label=labels.get(line.deployment_id))
         for line in lines)
+
+
+def deployment_labels(deployment_ids: Iterable[int], *, with_service: bool) -> dict[int, str]:
+    """How runtime views name these deployments: "#3", or "web #3"."""
+    rows = Deployment.objects.filter(pk__in=set(deployment_ids)).values_list(
+        "pk", "number", "service__name")
+    return {pk: f"{name} #{number}" if with_service else f"#{number}"
+            for pk, number, name in rows}
 
 
 # Stored lines --------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def test_the_logs_tab_has_runtime_lines_of_the_service_only(people, client_for, 
     html = client.get(f"/services/{shop['web'].pk}/logs/").content.decode()
     assert texts(html) == ["payment failed", "served /", "&lt;script&gt;alert(1)&lt;/script&gt;"]
     assert f'ws-connect="/ws/services/{shop["web"].pk}/"' in html
+    assert ">#1</a>" in html and ">web #1</a>" not in html
     assert re.search(r'data-testid="log-size">5 lines stored · 1\d\d\xa0bytes · kept 7 days',
                      html)
     errors = client.get(f"/services/{shop['web'].pk}/logs/", {"stream": "stderr"})
@@ -101,6 +102,7 @@ def test_the_explorer_has_every_service_of_the_environment_in_a_time_range(
     assert texts(html) == ["payment failed", "served /", "&lt;script&gt;alert(1)&lt;/script&gt;",
                            "worker tick"]
     assert 'ws-connect="/ws/environments/' in html
+    assert ">worker #1</a>" in html and ">web #1</a>" in html  # several services: named
     recent = client.get(page, {"range": "1h"}).content.decode()
     assert "payment failed" not in texts(recent) and "worker tick" in texts(recent)
     until = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
