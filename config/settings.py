@@ -361,10 +361,15 @@ CACHES = {
     }
 }
 
+# channels-redis waits for a consumer's next message with a blocking read of 5 s (BZPOPMIN);
+# redis-py 8 gives every read a socket timeout of 5 s too, so a socket quiet for 5 s failed
+# that read and its consumer with it. Reads wait longer than the blocking pop (and a server
+# that stopped answering still fails them).
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "paas:channels"},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": "paas:channels"},
     }
 }
 
