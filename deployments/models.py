@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models, transaction
 from django.db.models import Max
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from core.events import publish_on_commit
@@ -253,6 +255,9 @@ class LogLine(models.Model):
         indexes = [
             models.Index(fields=["deployment", "sequence"], name="log_line_deployment"),
             models.Index(fields=["service", "timestamp"], name="log_line_service_time"),
+            # The filter's words and phrases (icontains: UPPER(text) LIKE '%WORD%') without
+            # reading every line: trigrams of the upper-cased text.
+            GinIndex(OpClass(Upper("text"), name="gin_trgm_ops"), name="log_line_text_trgm"),
         ]
 
     def __str__(self) -> str:
