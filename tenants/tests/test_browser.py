@@ -76,12 +76,18 @@ def shoot(page: object, name: str) -> None:
 
 
 def assert_error_below(page: object, field: str) -> None:
-    """The error of `field` sits right under its input, not somewhere else on the page."""
-    control = page.locator(f"main form [name={field}]").bounding_box()
-    error = page.locator(f"[data-field-error={field}]").first.bounding_box()
-    gap = error["y"] - (control["y"] + control["height"])
-    assert 0 <= gap <= 24, (control, error)
-    assert abs(error["x"] - control["x"]) <= 4, (control, error)
+    """The error of `field` sits right under its input, not somewhere else on the page (once
+    the page is laid out: under load its stylesheet may still be on its way)."""
+    page.wait_for_function("() => [...document.styleSheets].some(sheet => sheet.href"
+                           " && sheet.href.includes('/static/css/') && sheet.cssRules.length)")
+    for _ in range(20):
+        control = page.locator(f"main form [name={field}]").bounding_box()
+        error = page.locator(f"[data-field-error={field}]").first.bounding_box()
+        gap = error["y"] - (control["y"] + control["height"])
+        if 0 <= gap <= 24 and abs(error["x"] - control["x"]) <= 4:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(("the error is not under its field", control, error))
 
 
 @pytest.fixture
