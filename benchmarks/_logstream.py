@@ -20,6 +20,7 @@ from pathlib import Path
 
 import websockets
 from django.conf import settings
+from django.db import connection
 from django_tenants.utils import tenant_context
 
 from benchmarks.deploy import background, free_port
@@ -71,9 +72,12 @@ def start_app(workspace: object, deployment: object, root: Path, *, count: int, 
     script = root / "app.py"
     script.write_text(APP)
     done = root / f"done-{deployment.pk}"
-    with tenant_context(workspace):
-        out_file, err_file = releases.log_files(releases.log_dir_for(deployment), "web", 0)
-        name = launch.process_name(deployment, "web", 0)
+    try:
+        with tenant_context(workspace):
+            out_file, err_file = releases.log_files(releases.log_dir_for(deployment), "web", 0)
+            name = launch.process_name(deployment, "web", 0)
+    finally:
+        connection.close()  # this thread's, if it made one: the database is dropped after
     pm2.start([pm2.AppSpec(
         name=name, argv=["python3", str(script)], cwd=root,
         env={"PATH": settings.PAAS_APP_PATH, "PAAS_DEPLOYMENT_ID": str(deployment.pk),
@@ -143,18 +147,18 @@ class Followers:
 
     async def __aenter__(self) -> Followers:
         self._sockets = list(await asyncio.gather(*(self._open() for _ in self.followers)))
-        for connection in self._sockets:
-            await connection.send(json.dumps(
+        for websocket in self._sockets:
+            await websocket.send(json.dumps(
                 {"type": "resume", "after": {str(self.deployment_id): 0}}))
-        self._tasks = [asyncio.create_task(self._read(connection, follower))
-                       for connection, follower in zip(self._sockets, self.followers,
+        self._tasks = [asyncio.create_task(self._read(websocket, follower))
+                       for websocket, follower in zip(self._sockets, self.followers,
                                                        strict=True)]
         await asyncio.sleep(0.5)  # every consumer has read its resume message
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for connection in self._sockets:
-            await connection.close()
+        for websocket in self._sockets:
+            await websocket.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _open(self) -> websockets.ClientConnection:
@@ -166,11 +170,11 @@ class Followers:
             additional_headers={"Origin": f"http://{self.host}:{self.port}",
                                 "Cookie": f"sessionid={self.cookie}"})
 
-    async def _read(self, connection: websockets.ClientConnection,
+    async def _read(self, websocket: websockets.ClientConnection,
                     follower: Follower) -> None:
         try:
             while True:
-                data = await connection.recv(decode=False)  # bytes: no UTF-8 decoding
+                data = await websocket.recv(decode=False)  # bytes: no UTF-8 decoding
                 arrived = time.time_ns()
                 follower.frames += 1
                 for number in SEQUENCE.findall(data):
