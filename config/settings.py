@@ -269,9 +269,13 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
+# Connections are kept a minute (and checked before reuse): a WebSocket consumer's database
+# calls all run in one thread, and a new connection for each of them cost the live logs more
+# than the rest of their work (benchmarks/logs.py).
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, engine="django_tenants.postgresql_backend", conn_max_age=0
+        DATABASE_URL, engine="django_tenants.postgresql_backend",
+        conn_max_age=env_int("PAAS_DB_CONN_MAX_AGE", 60), conn_health_checks=True,
     )
 }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PAAS_TEST_DATABASE", "test_paas")}

@@ -1,9 +1,12 @@
 """WebSocket consumers. Each checks membership and role on connect, and again before it
-answers a message or passes an event on: a member removed meanwhile is cut off at once
-(DESIGN.md §3, §6).
+answers a message or passes an event on: a member removed meanwhile is cut off at once (the
+log consumers, which pass on many batches a second, check at most once a second: within a
+second) (DESIGN.md §3, §6).
 """
 
 from __future__ import annotations
+
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -51,14 +54,19 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
     async def joined(self) -> None:
         await self.accept()
 
-    async def still_allowed(self) -> bool:
+    async def still_allowed(self, *, at_most_every: float = 0.0) -> bool:
         """Whether the user is still a member whose role allows `action` (the role may have
-        changed, the membership gone); if not, the socket is closed."""
+        changed, the membership gone); if not, the socket is closed. With `at_most_every`,
+        an answer that recent is taken as it is: a stream of log batches asks for each one,
+        and a query per batch would cost more than the batches."""
+        now = time.monotonic()
+        if at_most_every and now - getattr(self, "checked_at", -at_most_every) < at_most_every:
+            return True
         role = await self.role_of(self.scope["user"])
         if role is None or not can(role, self.action):
             await self.close(code=CLOSE_NOT_FOUND if role is None else CLOSE_FORBIDDEN)
             return False
-        self.role = role
+        self.role, self.checked_at = role, now
         return True
 
     @database_sync_to_async

@@ -43,6 +43,7 @@ from tenants.access import membership_for
 from tenants.roles import Action, can
 
 CATCH_UP_SECONDS = 1.0
+RECHECK_SECONDS = 1.0  # how long an answer of the role check holds while lines stream
 CATCH_UP_LINES = 1000  # lines read from the store at a time
 MAX_CURSORS = 10_000
 MAX_SEQUENCE = 2**63 - 1
@@ -163,7 +164,7 @@ class LogConsumer(WorkspaceConsumer):
                 return
             if lines[0]["sequence"] > last + 1:
                 return await self.catch_up()
-            if not await self.still_allowed():
+            if not await self.still_allowed(at_most_every=RECHECK_SECONDS):
                 return
             fresh = [LineView.from_message(deployment_id, line) for line in lines
                      if line["sequence"] > last]
@@ -185,7 +186,7 @@ class LogConsumer(WorkspaceConsumer):
             if not behind:
                 return
             lines, done = await self.in_workspace(self.read_behind)(behind)
-            if lines and not await self.still_allowed():
+            if lines and not await self.still_allowed(at_most_every=RECHECK_SECONDS):
                 return
             await self.send_lines(lines)
             if done:
@@ -218,14 +219,20 @@ class LogConsumer(WorkspaceConsumer):
         return not self.filter or self.filter.matches(line.as_filterable())
 
     async def send_lines(self, lines: list[LineView]) -> None:
+        """One frame of lines, rendered here in the event loop (the HTML needs no query; a
+        trip to the database thread per batch, shared by every consumer, cost more)."""
         if lines:
-            html = await self.in_workspace(self.render_lines)(lines)
+            await self.prepare(lines)
+            html = self.render_lines(lines)
             await self.send(text_data=f'<div id="{self.lines_target}" hx-swap-oob="beforeend">'
                                       f"{html}</div>")
 
+    async def prepare(self, lines: list[LineView]) -> None:
+        """Read what rendering these lines needs from the database, if anything."""
+
     async def workspace_event(self, message: dict) -> None:
         if message.get("event") == "deployment_changed" and self.concerns(message["data"]):
-            if await self.still_allowed():
+            if await self.still_allowed(at_most_every=RECHECK_SECONDS):
                 html = await self.in_workspace(self.render_status)()
                 if html:
                     await self.send(text_data=html)
@@ -324,11 +331,13 @@ class RuntimeLogConsumer(LogConsumer):
     def wanted(self, line: LineView) -> bool:
         return line.stream in logview.RUNTIME_STREAMS and super().wanted(line)
 
-    def render_lines(self, lines: list[LineView]) -> str:
+    async def prepare(self, lines: list[LineView]) -> None:
         unknown = {line.deployment_id for line in lines} - self.labels.keys()
         if unknown:
-            self.labels.update(logview.deployment_labels(unknown,
-                                                         with_service=self.several_services))
+            self.labels.update(await self.in_workspace(logview.deployment_labels)(
+                unknown, with_service=self.several_services))
+
+    def render_lines(self, lines: list[LineView]) -> str:
         return logview.render_runtime_lines(lines, self.labels, RENDERED)
 
 

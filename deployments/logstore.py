@@ -68,7 +68,8 @@ class StoredLine:
     def as_message(self) -> dict:
         """The line as it travels on the channel layer (msgpack: plain types only)."""
         return {"sequence": self.sequence, "stream": self.stream, "phase": self.phase,
-                "timestamp": self.timestamp.isoformat(), "text": self.text,
+                "timestamp": self.timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
+                "text": self.text,
                 "level": self.level, "attributes": self.attributes}
 
 
@@ -150,7 +151,13 @@ def append(deployment_id: int, service_id: int, retention_days: int,
         level, attributes = structured(text)
         stored.append(StoredLine(deployment_id, 0, line.stream, line.phase,
                                  line.timestamp or now, text, level, attributes))
-    days = [expiry_day(line.timestamp, retention_days) for line in stored]
+    by_moment: dict[datetime, date] = {}  # a batch's lines mostly share their moment
+    days = []
+    for line in stored:
+        day = by_moment.get(line.timestamp)
+        if day is None:
+            day = by_moment[line.timestamp] = expiry_day(line.timestamp, retention_days)
+        days.append(day)
     try:
         return _insert(service_id, stored, days)
     except psycopg.errors.CheckViolation:  # no partition for a day yet
