@@ -107,6 +107,17 @@
     }
   });
 
+  // A section that a socket updates in parts (the deployments section) and whose forms
+  // answer with the whole of it: while one of its requests is on its way, the socket's parts
+  // wait for that answer (it is at least as fresh) rather than replacing the form that asked.
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const section = event.target.closest && event.target.closest("[data-live-parts]");
+    if (section && (section.classList.contains("htmx-request")
+                    || section.querySelector(".htmx-request"))) {
+      event.preventDefault();
+    }
+  });
+
   const setUpAll = () => document.querySelectorAll("[data-log-view]").forEach(setUp);
   document.addEventListener("DOMContentLoaded", setUpAll);
   document.addEventListener("htmx:afterSettle", setUpAll);
