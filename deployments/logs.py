@@ -45,6 +45,14 @@ def secret_values(variables: dict[str, str]) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every value of `secrets` (longest first: secret_values) replaced by MASK."""
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class LogTarget:
     """Where a deployment's lines go: its rows and its channel groups."""
@@ -108,10 +116,7 @@ class LogWriter:
         self.close()
 
     def mask(self, text: str) -> str:
-        for value in self.secrets:
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
+        return mask(text, self.secrets)
 
     def add_secrets(self, values: Iterable[str]) -> None:
         with self._lock:

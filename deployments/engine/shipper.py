@@ -45,7 +45,7 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 
 from deployments.engine import logfiles, pm2_daemon, releases
 from deployments.engine.logfiles import ROTATED, STREAMS, Source
-from deployments.logs import MASK, LogTarget, secret_values, store_and_publish
+from deployments.logs import LogTarget, mask, secret_values, store_and_publish
 from deployments.logstore import NewLine
 from deployments.models import Deployment, Phase
 from deployments.snapshots import read_snapshot
@@ -220,10 +220,7 @@ class Shipper:
             text = part.decode("utf-8", "replace")
             if text.endswith("\r"):
                 text = text[:-1]
-            for value in secrets:
-                if value in text:
-                    text = text.replace(value, MASK)
-            lines.append(NewLine(text, stream, Phase.RUNTIME, now))
+            lines.append(NewLine(mask(text, secrets), stream, Phase.RUNTIME, now))
         pending = self.pending[followed.source]
         if not pending.lines:
             pending.since = time.monotonic()

@@ -1,4 +1,4 @@
-"""Template helpers of deployment pages: durations, commit messages, log text, the service
+"""Template helpers of deployment pages: durations, commit messages, the service
 page's deployments section."""
 
 from __future__ import annotations
@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
-from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from deployments.ansi import to_html
 from deployments.panel import Panel, duration_of, panel_for
 from projects.models import Service
 
@@ -59,13 +57,6 @@ def ago(moment: datetime | None) -> str:
 def first_line(text: str | None) -> str:
     return (text or "").strip().split("\n", 1)[0].strip()
 
-
-@register.filter
-def log_text(text: str | None) -> SafeString:
-    """A log line as a terminal would show it, as safe HTML: its colours as spans, every other
-    escape sequence and control character dropped, of a line a progress bar redrew with
-    carriage returns what was drawn last (deployments/ansi.py)."""
-    return to_html(str(text or ""))
 
 
 @register.inclusion_tag("deployments/_panel.html", takes_context=True)

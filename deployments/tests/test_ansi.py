@@ -9,7 +9,6 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-from django.template import Context, Template
 from django.utils.safestring import SafeString
 
 from deployments import ansi
@@ -303,17 +302,6 @@ def test_every_class_a_style_can_have_is_defined_in_the_stylesheet():
         if style:
             used.update(re.findall(r"ansi-[a-z0-9-]+", ansi._open_tag(style)))
     assert used and used <= defined, used - defined
-
-
-@pytest.mark.parametrize(("text", "html"), [
-    ("\x1b[32mnpm ci\x1b[0m", span("ansi-fg-2", "npm ci")),
-    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
-    ("50%\r\x1b[1m100%", span("ansi-bold", "100%")),
-    (None, ""),
-])
-def test_the_log_text_filter_renders_through_a_template_unescaped_once(text, html):
-    template = Template("{% load deployment_tags %}<p>{{ text|log_text }}</p>")
-    assert template.render(Context({"text": text})) == f"<p>{html}</p>"
 
 
 @pytest.mark.parametrize("text, expected", [
