@@ -192,8 +192,33 @@ DATABASE_URL = required_in_production(
 )
 REDIS_URL = required_in_production("REDIS_URL", lambda: localenv.embedded_redis_url(PAAS_DATA_DIR))
 
+# GitHub (github/): an OAuth app for sign-in and repository access, and its addresses, so
+# that GitHub Enterprise Server works too (https://HOST and https://HOST/api/v3).
 GITHUB_CLIENT_ID = os.environ.get("GITHUB_CLIENT_ID", "")
 GITHUB_CLIENT_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "")
+GITHUB_URL = os.environ.get("GITHUB_URL", "https://github.com").strip().rstrip("/")
+GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").strip().rstrip("/")
+# Scopes asked at sign-in: the verified addresses, and repositories (private ones, their hooks
+# and commit statuses).
+GITHUB_SCOPES = env_list("GITHUB_SCOPES", "user:email,repo,admin:repo_hook")
+# Webhook bodies past this are refused (413) before they are read; GitHub caps them at 25 MB.
+PAAS_WEBHOOK_MAX_BYTES = env_int("PAAS_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
+
+AUTHENTICATION_BACKENDS = [
+    "github.auth.GitHubOAuth2",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SOCIAL_AUTH_GITHUB_KEY = GITHUB_CLIENT_ID
+SOCIAL_AUTH_GITHUB_SECRET = GITHUB_CLIENT_SECRET
+SOCIAL_AUTH_GITHUB_SCOPE = GITHUB_SCOPES
+SOCIAL_AUTH_USER_MODEL = "tenants.User"
+SOCIAL_AUTH_USERNAME_IS_FULL_EMAIL = True
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/login/"
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = not DEBUG and env_bool("PAAS_HTTPS", True)
 
 # Hosts: the panel's root domain and every workspace subdomain. Any other Host gets 404
 # from tenants.middleware before Django looks at it.
@@ -207,6 +232,8 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "hosting",
+    "github",
+    "social_django",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -53,17 +53,37 @@ class Environment(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=63, validators=[DNS_LABEL])
     created_at = models.DateTimeField(auto_now_add=True)
+    # Made as a copy of another environment (its services, settings and variables).
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    # A pull request's preview: a copy of the services that track its base branch.
+    pull_request = models.PositiveIntegerField(null=True, blank=True)
+    pull_request_title = models.CharField(max_length=300, blank=True)
+    pull_request_url = models.CharField(max_length=500, blank=True)
+    head_branch = models.CharField(max_length=255, blank=True)
+    head_sha = models.CharField(max_length=40, blank=True)
+    from_fork = models.BooleanField(default=False)
+    # A fork's preview deploys a head commit only once an admin approved that commit.
+    approved_sha = models.CharField(max_length=40, blank=True)
+    approved_by = models.CharField(max_length=254, blank=True)
 
     objects = EnvironmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="environment_name_unique")
+            models.UniqueConstraint(fields=["project", "name"], name="environment_name_unique"),
+            models.UniqueConstraint(fields=["project", "pull_request"],
+                                    condition=models.Q(pull_request__isnull=False),
+                                    name="one_preview_per_pull_request"),
         ]
 
     def __str__(self) -> str:
         return f"{self.project} / {self.name}"
+
+    @property
+    def is_preview(self) -> bool:
+        return self.pull_request is not None
 
 
 class RestartPolicy(models.TextChoices):
@@ -133,6 +153,13 @@ class Service(models.Model):
                   "were stored with)",
     )
     custom_domains = models.JSONField(default=list, blank=True)
+    # Globs (fnmatch, against paths from the repository's root): a push that changes none of
+    # them is recorded as skipped. Empty: every push deploys.
+    watch_paths = models.JSONField(default=list, blank=True)
+    # Connected from GitHub: the repository (owner/name, lower case) and whose token reads it,
+    # creates its webhook and reports commit statuses (a user of the public schema, by id).
+    github_repository = models.CharField(max_length=200, blank=True)
+    github_user_id = models.BigIntegerField(null=True, blank=True)
     host_name = models.CharField(
         max_length=63, blank=True,
         help_text="the host (hosting.Host) its deployments run on; set at its first deployment",

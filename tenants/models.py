@@ -79,6 +79,8 @@ class Workspace(TenantMixin):
         default=False, help_text="A suspended workspace shows a notice and runs nothing."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The secret GitHub signs this workspace's webhook deliveries with, encrypted (github/).
+    github_webhook_secret = models.BinaryField(null=True, blank=True, editable=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces"
     )
