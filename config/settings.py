@@ -201,8 +201,6 @@ GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").stri
 # Scopes asked at sign-in: the verified addresses, and repositories (private ones, their hooks
 # and commit statuses).
 GITHUB_SCOPES = env_list("GITHUB_SCOPES", "user:email,repo,admin:repo_hook")
-# Webhook bodies past this are refused (413) before they are read; GitHub caps them at 25 MB.
-PAAS_WEBHOOK_MAX_BYTES = env_int("PAAS_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 
 AUTHENTICATION_BACKENDS = [
     "github.auth.GitHubOAuth2",
