@@ -230,8 +230,8 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "hosting",
-    "github",
     "social_django",
+    "github",  # after social_django: its admin.py unregisters social_django's
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
