@@ -335,6 +335,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 _scheme = "https" if SECURE else "http"
 CSRF_TRUSTED_ORIGINS = [f"{_scheme}://{PAAS_DOMAIN}", f"{_scheme}://*.{PAAS_DOMAIN}"]
+# Where browsers reach the panel's root domain (scheme, host and port), for the links the
+# panel gives outside a request: GitHub's webhook address and its commit statuses' links.
+PAAS_PANEL_URL = os.environ.get(
+    "PAAS_PANEL_URL", f"{_scheme}://{PAAS_DOMAIN}" + (
+        f":{os.environ['PANEL_PORT']}" if os.environ.get("PANEL_PORT") else "")).rstrip("/")
 
 # Content-Security-Policy of every panel page: nothing but the panel's own files, no inline
 # script or style without the request's nonce (templates: nonce="{{ csp_nonce }}"). Forms may
