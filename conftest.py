@@ -176,16 +176,16 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_panel(port: int) -> subprocess.Popen:
-    """The panel under uvicorn (HTTP and WebSocket) on `port`, once it accepts connections;
-    its output goes to .data/test-logs/."""
+def start_panel(port: int, **env: str) -> subprocess.Popen:
+    """The panel under uvicorn (HTTP and WebSocket) on `port`, once it accepts connections,
+    with `env` added to its environment; its output goes to .data/test-logs/."""
     log_path = settings.PAAS_DATA_DIR / "test-logs" / f"uvicorn-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host",
              "127.0.0.1", "--port", str(port)],
-            cwd=BASE_DIR, env=process_env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=BASE_DIR, env=process_env(**env), stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

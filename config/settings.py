@@ -212,11 +212,24 @@ SOCIAL_AUTH_GITHUB_SCOPE = GITHUB_SCOPES
 SOCIAL_AUTH_USER_MODEL = "tenants.User"
 SOCIAL_AUTH_USERNAME_IS_FULL_EMAIL = True
 SOCIAL_AUTH_JSONFIELD_ENABLED = True
-SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/login/github/done/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/login/"
 SOCIAL_AUTH_RAISE_EXCEPTIONS = False
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = not DEBUG and env_bool("PAAS_HTTPS", True)
+# social-core's steps, with the panel's own (github/pipeline.py) where an account is found or
+# made and where the token is kept; load_extra_data is left out, so that social-core's table
+# holds no token.
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "social_core.pipeline.social_auth.social_user",
+    "github.pipeline.link_by_verified_email",
+    "github.pipeline.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "github.pipeline.store_account",
+)
 
 # Hosts: the panel's root domain and every workspace subdomain. Any other Host gets 404
 # from tenants.middleware before Django looks at it.
@@ -269,6 +282,8 @@ MIDDLEWARE = [
     "tenants.middleware.MembershipMiddleware",
     "tenants.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A refused sign-in with GitHub: back to the login page with the reason.
+    "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -355,8 +370,9 @@ SECURE_CSP = {
     "connect-src": [CSP.SELF, f"{'wss' if SECURE else 'ws'}://*.{PAAS_DOMAIN}{_any_port}"],
     "frame-ancestors": [CSP.NONE],
     "base-uri": [CSP.SELF],
+    # GitHub: "Sign in with GitHub" posts to the panel, which redirects to GitHub.
     "form-action": [CSP.SELF, f"{_scheme}://{PAAS_DOMAIN}{_any_port}",
-                    f"{_scheme}://*.{PAAS_DOMAIN}{_any_port}"],
+                    f"{_scheme}://*.{PAAS_DOMAIN}{_any_port}", GITHUB_URL],
 }
 
 LANGUAGE_CODE = "en-us"

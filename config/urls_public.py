@@ -1,8 +1,9 @@
 """URLs of the panel's root domain (PAAS_DOMAIN): accounts, workspaces, operators' admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
+from github import signin
 from tenants import views, views_invitations
 
 urlpatterns = [
@@ -10,6 +11,9 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("login/github/", signin.signin_start, name="github_signin"),
+    path("login/github/done/", signin.signin_done, name="github_signin_done"),
+    path("oauth/", include("social_django.urls", namespace="social")),
     path("workspaces/new/", views.workspace_create, name="workspace_create"),
     path("invitations/<str:token>/", views_invitations.invitation_show, name="invitation"),
     path("invitations/<str:token>/accept/", views_invitations.invitation_accept,

@@ -1,12 +1,12 @@
 """Sign-in with GitHub (social-auth-app-django): the backend, with GitHub's addresses taken
-from GITHUB_URL and GITHUB_API_URL (github.com or a GitHub Enterprise Server), and an OAuth
-`state` that works once."""
+from GITHUB_URL and GITHUB_API_URL (github.com or a GitHub Enterprise Server). social-core
+keeps each sign-in's OAuth `state` in the session and as a one-time nonce: a callback with
+another state, or with one already used, is refused (github/tests/test_signin.py)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from social_core.backends.github import GithubOAuth2
-from social_core.exceptions import AuthSessionError
 
 
 class GitHubOAuth2(GithubOAuth2):
@@ -25,11 +25,3 @@ class GitHubOAuth2(GithubOAuth2):
 
     def get_scope(self) -> list[str]:
         return list(settings.GITHUB_SCOPES)
-
-    def validate_state(self) -> str:
-        """The state of this sign-in, once: it is removed from the session as it is checked,
-        so a callback replayed with it (or with any other) is refused."""
-        state = super().validate_state()
-        if self.strategy.session_pop(f"{self.name}_state") is None:
-            raise AuthSessionError(self, code="state_mismatch", stage="callback")
-        return state

@@ -51,14 +51,14 @@ def refresh(account: GitHubAccount) -> str:
             return account.token()
         refresh_token = locked.refresh_token()
         answer = client.refresh_token(refresh_token) if refresh_token else {}
-        if not answer.get("access_token"):
+        if answer.get("access_token"):
+            store_token_answer(locked, answer)
+        else:
             locked.state = GitHubAccount.State.EXPIRED
-            locked.save(update_fields=["state", "updated_at"])
-            account.state = locked.state
-            raise TokenExpired()
-        store_token_answer(locked, answer)
         locked.save()
     account.refresh_from_db()
+    if account.state == GitHubAccount.State.EXPIRED:
+        raise TokenExpired()
     return account.token()
 
 

@@ -46,13 +46,28 @@ class PanelLoginView(LoginView):
     redirect_authenticated_user = True
 
     def get_redirect_url(self) -> str:
-        """Allow `next` to point at a workspace subdomain of this panel, and nowhere else."""
-        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
-        hosts = {self.request.get_host(), *workspace_netloc(target)}
-        if url_has_allowed_host_and_scheme(target, allowed_hosts=hosts,
-                                           require_https=self.request.is_secure()):
-            return target
-        return ""
+        return login_next(self.request)
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        return {**super().get_context_data(**kwargs),
+                "github_signin": github_signin_enabled()}
+
+
+def github_signin_enabled() -> bool:
+    """Whether the panel has a GitHub OAuth app (GITHUB_CLIENT_ID and _SECRET) to sign in
+    with."""
+    return bool(settings.GITHUB_CLIENT_ID and settings.GITHUB_CLIENT_SECRET)
+
+
+def login_next(request: HttpRequest) -> str:
+    """`next` of a login (by password or with GitHub) when it points at this panel or one of
+    its workspace subdomains, and nowhere else; else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    hosts = {request.get_host(), *workspace_netloc(target)}
+    if url_has_allowed_host_and_scheme(target, allowed_hosts=hosts,
+                                       require_https=request.is_secure()):
+        return target
+    return ""
 
 
 def workspace_netloc(url: str) -> list[str]:

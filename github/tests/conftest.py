@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from conftest import free_port, start_panel
 from github.tests.fake_github import FakeGitHub
 
 
@@ -23,3 +24,22 @@ def fake_github(settings: settings) -> Iterator[FakeGitHub]:
         yield fake
     finally:
         fake.stop()
+
+
+def github_env(fake: FakeGitHub) -> dict[str, str]:
+    """The environment that points a panel process at `fake`."""
+    return {"GITHUB_URL": fake.url, "GITHUB_API_URL": fake.api_url,
+            "GITHUB_CLIENT_ID": fake.client_id, "GITHUB_CLIENT_SECRET": fake.client_secret}
+
+
+@pytest.fixture
+def github_panel(committed_db: object, fake_github: FakeGitHub) -> Iterator[str]:
+    """The panel under uvicorn, pointed at the fake GitHub; yields its root URL."""
+    port = free_port()
+    process = start_panel(port, **github_env(fake_github),
+                          PAAS_PANEL_URL=f"http://{settings.PAAS_DOMAIN}:{port}")
+    try:
+        yield f"http://{settings.PAAS_DOMAIN}:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
