@@ -2,7 +2,9 @@
 
 from django.urls import include, path, register_converter
 
+from github import views_previews as preview_views
 from projects import views as project_views
+from projects import views_environments as environment_views
 from projects import views_services as service_views
 from projects import views_variables as variable_views
 from projects.admin import workspace_admin
@@ -19,6 +21,10 @@ urlpatterns = [
     path("projects/new/", project_views.project_create, name="project_create"),
     path("projects/<int:project_id>/", project_views.project_detail, name="project_detail"),
     path("projects/<int:project_id>/delete/", project_views.project_delete, name="project_delete"),
+    path("projects/<int:project_id>/environments/new/", environment_views.environment_create,
+         name="environment_create"),
+    path("environments/<int:environment_id>/approve/", preview_views.preview_approve,
+         name="preview_approve"),
     path("environments/<int:environment_id>/services/new/", service_views.service_create,
          name="service_create"),
     path("services/<int:service_id>/", service_views.service_detail, name="service_detail"),

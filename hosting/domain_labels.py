@@ -1,6 +1,7 @@
 """The labels of generated domains: `<label>.PAAS_APPS_DOMAIN`, one DNS label each.
 
-The readable label is `<service>[-<environment>]-<workspace slug>`. Hyphens join the parts
+The readable label is `<service>[-<environment>]-<workspace slug>`, and
+`pr-<number>-<service>-<workspace slug>` for a pull request's preview. Hyphens join the parts
 and may also occur inside them, so two (service, workspace) pairs can read the same
 (`zalpha` in `api-seca` and `zalpha-api` in `seca`): a label is therefore never derived
 again, it is reserved once (hosting.models.GeneratedDomain, unique), and a pair whose
@@ -24,6 +25,12 @@ def readable_label(service: str, environment: str | None, slug: str) -> str:
     than a DNS label allows (see candidate_labels)."""
     parts = [service, environment, slug] if environment else [service, slug]
     return "-".join(parts)
+
+
+def preview_label(number: int, service: str, slug: str) -> str:
+    """`pr-<number>-<service>-<slug>`: the readable label of a service of a pull request's
+    preview environment (see candidate_labels for the length)."""
+    return f"pr-{number}-{service}-{slug}"
 
 
 def suffixed_label(readable: str) -> str:

@@ -4,7 +4,8 @@ The label is reserved in the public schema (hosting.models.GeneratedDomain) when
 is created, in the same transaction (the tenant connection reaches the public tables through
 its search_path), and is freed when the service is deleted, with its project or alone. A
 service stopped, failed or renamed keeps it. It reads `<service>[-<environment>]-<workspace>`
-when that was free, else it carries a random suffix (hosting.domain_labels).
+(`pr-<number>-<service>-<workspace>` in a pull request's preview) when that was free, else it
+carries a random suffix (hosting.domain_labels).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import connection, transaction
 
-from hosting.domain_labels import readable_label
+from hosting.domain_labels import preview_label, readable_label
 from hosting.models import GeneratedDomain
 from projects.models import Environment, Service
 from tenants.models import Workspace
@@ -32,6 +33,8 @@ def workspace_slug() -> str:
 
 
 def readable_label_of(service: Service) -> str:
+    if service.environment.is_preview:
+        return preview_label(service.environment.pull_request, service.name, workspace_slug())
     environment = service.environment.name
     return readable_label(service.name, None if environment == Environment.PRODUCTION
                           else environment, workspace_slug())
