@@ -78,19 +78,30 @@ def _next_page(response: httpx.Response) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _repository(item: dict) -> Repository:
+    return Repository(full_name=str(item["full_name"]), clone_url=str(item["clone_url"]),
+                      html_url=str(item.get("html_url", "")), private=bool(item.get("private")),
+                      default_branch=str(item.get("default_branch") or "main"),
+                      admin=bool((item.get("permissions") or {}).get("admin")))
+
+
 def list_repositories(token: str, page: int = 1) -> Page[Repository]:
     """One page of the repositories the token's user may read, most recently pushed first."""
     response = _request(token, "GET", "user/repos", params={
         "per_page": PER_PAGE, "page": page, "sort": "pushed",
         "affiliation": "owner,collaborator,organization_member"})
-    repositories = [
-        Repository(full_name=str(item["full_name"]), clone_url=str(item["clone_url"]),
-                   html_url=str(item.get("html_url", "")), private=bool(item.get("private")),
-                   default_branch=str(item.get("default_branch") or "main"),
-                   admin=bool((item.get("permissions") or {}).get("admin")))
-        for item in response.json() if isinstance(item, dict) and "full_name" in item
-    ]
+    repositories = [_repository(item) for item in response.json()
+                    if isinstance(item, dict) and "full_name" in item and "clone_url" in item]
     return Page(repositories, _next_page(response))
+
+
+def get_repository(token: str, full_name: str) -> Repository:
+    """The repository named `full_name` (checked by the caller), if the token's user may read
+    it; GitHubError 404 when not (GitHub answers 404 for private repositories of others)."""
+    item = _request(token, "GET", f"repos/{full_name}").json()
+    if not isinstance(item, dict) or "full_name" not in item or "clone_url" not in item:
+        raise GitHubError("GitHub's answer about the repository was not understood.")
+    return _repository(item)
 
 
 def list_branches(token: str, full_name: str, page: int = 1) -> Page[str]:

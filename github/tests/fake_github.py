@@ -114,6 +114,15 @@ class FakeGitHub:
                 or repo.full_name.split("/")[0] == user.login]
 
 
+
+    def repo_json(self, repo: FakeRepo, user: FakeUser) -> dict:
+        """A repository as GitHub's API shows it to `user`."""
+        return {"full_name": repo.full_name, "clone_url": repo.clone_url,
+                "html_url": f"{self.url}/{repo.full_name}", "private": repo.private,
+                "default_branch": repo.default_branch,
+                "permissions": {"admin": user.login in repo.admins, "pull": True}}
+
+
 def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -185,12 +194,13 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, [{"email": e, "verified": v, "primary": p,
                                          "visibility": None} for e, v, p in user.emails])
             if path == "/user/repos":
-                repos = [{"full_name": r.full_name, "clone_url": r.clone_url,
-                          "html_url": f"{fake.url}/{r.full_name}", "private": r.private,
-                          "default_branch": r.default_branch,
-                          "permissions": {"admin": user.login in r.admins, "pull": True}}
-                         for r in fake.visible_repos(user)]
+                repos = [fake.repo_json(r, user) for r in fake.visible_repos(user)]
                 return self._paginated(repos, query)
+            if path.startswith("/repos/") and path.count("/") == 3:
+                repo = fake.repos.get(path[len("/repos/"):].lower())
+                if repo is None or repo not in fake.visible_repos(user):
+                    return self._send(404, {"message": "Not Found"})
+                return self._send(200, fake.repo_json(repo, user))
             if path.startswith("/repos/") and path.endswith("/branches"):
                 repo = fake.repos.get(path[len("/repos/"):-len("/branches")].lower())
                 if repo is None or repo not in fake.visible_repos(user):
