@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for WebSockets (DESIGN.md §3, §6)."""
+"""ASGI entry point: Django for HTTP, Channels for WebSockets (DESIGN.md §3, §6). The bodies
+of the public paths (webhooks) are capped while they arrive (core.bodylimit)."""
 
 import os
 
@@ -10,13 +11,16 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from config.urls_websocket import websocket_urlpatterns  # noqa: E402
+from core.bodylimit import BodyLimitMiddleware  # noqa: E402
 from tenants.asgi import WorkspaceScopeMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app, settings.PAAS_PUBLIC_PATHS,
+                                    settings.GITHUB_WEBHOOK_MAX_BYTES),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(WorkspaceScopeMiddleware(URLRouter(websocket_urlpatterns)))
         ),

@@ -202,6 +202,13 @@ GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").stri
 # and commit statuses).
 GITHUB_SCOPES = env_list("GITHUB_SCOPES", "user:email,repo,admin:repo_hook")
 
+# Paths of a workspace's subdomain that are open without a session (MembershipMiddleware):
+# GitHub's webhook deliveries, which prove themselves by their signature.
+PAAS_PUBLIC_PATHS = ("/webhooks/",)
+# GitHub caps a webhook's payload at 25 MB; a larger body is refused (413) before it is read
+# in full, on a path of its own (config.asgi) as in the view.
+GITHUB_WEBHOOK_MAX_BYTES = env_int("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
+
 AUTHENTICATION_BACKENDS = [
     "github.auth.GitHubOAuth2",
     "django.contrib.auth.backends.ModelBackend",

@@ -3,6 +3,9 @@
 from django.urls import include, path, register_converter
 
 from github import views_previews as preview_views
+from github import views_settings as github_settings_views
+from github import webhooks
+from github.workspaces import WEBHOOK_PATH
 from projects import views as project_views
 from projects import views_environments as environment_views
 from projects import views_services as service_views
@@ -58,6 +61,12 @@ urlpatterns = [
     path("audit/", member_views.audit_log, name="audit_log"),
     path("settings/", workspace_views.workspace_settings, name="workspace_settings"),
     path("settings/delete/", workspace_views.workspace_delete, name="workspace_delete"),
+    path("settings/github/", github_settings_views.github_settings, name="github_settings"),
+    path("settings/github/secret/", github_settings_views.github_secret_reveal,
+         name="github_secret_reveal"),
+    path("settings/github/secret/rotate/", github_settings_views.github_secret_rotate,
+         name="github_secret_rotate"),
+    path(WEBHOOK_PATH.lstrip("/"), webhooks.github_webhook, name="github_webhook"),
     path("members/invitations/<int:invitation_id>/resend/", member_views.invitation_resend,
          name="invitation_resend"),
     path("members/invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke,

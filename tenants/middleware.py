@@ -6,7 +6,8 @@ otherwise switches the connection to the public schema or the workspace's schema
 
 MembershipMiddleware runs after authentication: in a workspace it lets in members (and
 operators), sends anonymous visitors to the login on the root domain, and answers 404 to
-everyone else, so a workspace's existence is not revealed to outsiders.
+everyone else, so a workspace's existence is not revealed to outsiders. The paths of
+PAAS_PUBLIC_PATHS (webhooks, which carry their own proof) are let in without a session.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseNotFound,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import set_urlconf
 
@@ -89,6 +96,11 @@ class MembershipMiddleware:
         request.membership = None
         workspace = getattr(request, "workspace", None)
         if workspace is None:
+            return self.get_response(request)
+        if request.path.startswith(settings.PAAS_PUBLIC_PATHS):
+            if workspace.suspended:
+                return HttpResponseForbidden("This workspace is suspended.",
+                                             content_type="text/plain")
             return self.get_response(request)
         user = request.user
         if not user.is_authenticated:

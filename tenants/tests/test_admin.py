@@ -14,6 +14,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin import ModelAdmin
 from django.contrib.auth.models import Group
@@ -112,6 +113,18 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
     "tenants.AuditEvent": lambda: AuditEvent.objects.create(
         workspace=Workspace.objects.get(slug="team-a"), action=AuditAction.STOPPED,
         actor_email="owner@a.example", target="web",
+    ),
+    # The GitHub tables, by label (tenants does not import github).
+    "github.WebhookDelivery": lambda: apps.get_model("github", "WebhookDelivery").objects.create(
+        workspace=Workspace.objects.get(slug="team-a"), delivery_id="d-1", event="ping",
+        body_sha256="0" * 64, outcome="ping", payload={"token": "SECRETBYTES"},
+    ),
+    "github.RepositoryHook": lambda: apps.get_model("github", "RepositoryHook").objects.create(
+        workspace=Workspace.objects.get(slug="team-a"), repository="acme/shop", hook_id=7,
+    ),
+    "github.GitHubAccount": lambda: apps.get_model("github", "GitHubAccount").objects.create(
+        user=User.objects.get(email="owner@a.example"), github_id=1, login="olive",
+        token_ciphertext=SECRET,
     ),
     "tenants.Invitation": lambda: Invitation.objects.create(
         workspace=Workspace.objects.get(slug="team-a"), email="invited@a.example",
