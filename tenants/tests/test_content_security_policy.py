@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -28,7 +29,9 @@ EXPECTED = {
     "connect-src": ["'self'", "ws://*.panel.localhost:*"],
     "frame-ancestors": ["'none'"],
     "base-uri": ["'self'"],
-    "form-action": ["'self'", "http://panel.localhost:*", "http://*.panel.localhost:*"],
+    # GitHub: "Sign in with GitHub" posts to the panel, which redirects there.
+    "form-action": ["'self'", "http://panel.localhost:*", "http://*.panel.localhost:*",
+                    settings.GITHUB_URL],
 }
 
 

@@ -80,7 +80,8 @@ def test_production_content_security_policy_names_https_origins_on_the_default_p
     assert result.returncode == 0, result.stderr
     policy = dict(part.split(" ", 1) for part in result.stdout.strip().split("; "))
     assert policy["connect-src"] == "'self' wss://*.panel.example"
-    assert policy["form-action"] == "'self' https://panel.example https://*.panel.example"
+    assert policy["form-action"] == ("'self' https://panel.example https://*.panel.example"
+                                     " https://github.com")
     assert policy["frame-ancestors"] == "'none'"
 
 
