@@ -5,3 +5,11 @@ class GitHubConfig(AppConfig):
     name = "github"
     label = "github"
     verbose_name = "GitHub"
+
+    def ready(self) -> None:
+        # Models are importable only once the registry is ready, hence the imports here.
+        # The deploy engine and the deployments never import github: it plugs itself in.
+        from deployments.engine.credentials import set_token_provider
+        from github.clone_tokens import clone_token
+
+        set_token_provider(clone_token)

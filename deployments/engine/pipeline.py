@@ -18,6 +18,7 @@ from django.db import connection
 
 from deployments.engine import accounts, pm2, releases
 from deployments.engine.builders import BuildError, cache_env, detect
+from deployments.engine.credentials import CredentialsError, token_for
 from deployments.engine.launch import DeployFailed, base_env, deploy, stop_processes, timed
 from deployments.engine.limits import Limits
 from deployments.engine.ports import NoFreePort
@@ -114,7 +115,7 @@ def _run(deployment: Deployment, control: Control,
         fail(Status.FAILED,
              f"The build took longer than {control.timeout_minutes} minutes and was stopped.")
     except (DeployFailed, SourceError, BuildError, CommandFailed, pm2.PM2Error,
-            NoFreePort, accounts.AccountError) as error:
+            NoFreePort, accounts.AccountError, CredentialsError) as error:
         fail(Status.FAILED, str(error))
     except ValidationError as error:  # a setting the database holds that is no longer valid
         fail(Status.FAILED, "Service settings: " + " ".join(error.messages))
@@ -192,6 +193,9 @@ def _fetch(deployment: Deployment, control: Control) -> Path:
     deployment and its history left out (a static site would serve .git/)."""
     log, service = control.log, deployment.service
     started = time.monotonic()
+    token = token_for(service)  # a private repository's; masked in every line of the log
+    if token:
+        log.add_secrets([token])
     release = releases.create_release_dir(deployment)
     deployment.release_dir = str(release)
     deployment.save(update_fields=["release_dir"])
@@ -201,7 +205,7 @@ def _fetch(deployment: Deployment, control: Control) -> Path:
               stream=Stream.DEPLOY)
     commit = fetch(
         service.repository_url, service.branch, release / "src", commit=deployment.commit_sha,
-        log=lambda line: log.write(line, phase=Phase.FETCH),
+        token=token, log=lambda line: log.write(line, phase=Phase.FETCH),
         run=lambda argv, env, cwd: control.run(argv, env, cwd, phase=Phase.FETCH),
     )
     deployment.commit_sha, deployment.commit_message = commit.sha, commit.message[:2000]
