@@ -6,11 +6,16 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models, transaction
 from django.db.models import Max
 from django.db.models.functions import Upper
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core.events import publish_on_commit
 from hosting.models import Host
 from projects.models import Service
+
+# Sent with `deployment=` once a deployment is created or changes status and the transaction
+# commits; other apps listen (github reports commit statuses) without deployments knowing them.
+status_changed = Signal()
 
 
 class Status(models.TextChoices):
@@ -182,6 +187,7 @@ class Deployment(models.Model):
         """Tell the workspace's open pages, once the transaction commits."""
         publish_on_commit("deployment_changed", service_id=self.service_id,
                           deployment_id=self.pk, status=str(self.status))
+        transaction.on_commit(lambda: status_changed.send(sender=Deployment, deployment=self))
 
     def transition(self, to: Status, *, reason: str = "") -> None:
         """Move to status `to`, or raise IllegalTransition. The one place statuses change.

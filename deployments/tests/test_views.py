@@ -68,10 +68,11 @@ def release(people):
 
 
 def work_sent(callbacks: list) -> list:
-    """The commit callbacks that send work to a worker (the pages' live events and log lines
-    aside)."""
+    """The commit callbacks that send work to a worker (the pages' live events, the
+    status_changed signal of Deployment.publish_changed and log lines aside)."""
     return [callback for callback in callbacks
             if "publish_on_commit" not in callback.__qualname__
+            and "publish_changed" not in callback.__qualname__
             and "store_and_publish" not in callback.__qualname__]
 
 
