@@ -187,7 +187,8 @@ class Deployment(models.Model):
         """Tell the workspace's open pages, once the transaction commits."""
         publish_on_commit("deployment_changed", service_id=self.service_id,
                           deployment_id=self.pk, status=str(self.status))
-        transaction.on_commit(lambda: status_changed.send(sender=Deployment, deployment=self))
+        transaction.on_commit(lambda: status_changed.send(sender=Deployment, deployment=self),
+                              robust=True)  # a listener's failure is not the deployment's
 
     def transition(self, to: Status, *, reason: str = "") -> None:
         """Move to status `to`, or raise IllegalTransition. The one place statuses change.
