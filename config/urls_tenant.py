@@ -2,6 +2,7 @@
 
 from django.urls import include, path, register_converter
 
+from github import views_picker as picker_views
 from github import views_previews as preview_views
 from github import views_settings as github_settings_views
 from github import webhooks
@@ -61,6 +62,9 @@ urlpatterns = [
     path("audit/", member_views.audit_log, name="audit_log"),
     path("settings/", workspace_views.workspace_settings, name="workspace_settings"),
     path("settings/delete/", workspace_views.workspace_delete, name="workspace_delete"),
+    path("github/repositories/", picker_views.github_repositories,
+         name="github_repositories"),
+    path("github/source/", picker_views.github_source, name="github_source"),
     path("settings/github/", github_settings_views.github_settings, name="github_settings"),
     path("settings/github/secret/", github_settings_views.github_secret_reveal,
          name="github_secret_reveal"),

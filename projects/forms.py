@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from projects.connections import check_repository
 from projects.dotenv import validate_key, validate_value
 from projects.models import Environment, Project, Service
 from projects.references import SHARED
@@ -16,6 +17,7 @@ from projects.validators import (
     validate_root_directory,
     validate_unreserved_key,
 )
+from tenants.models import User
 
 
 class ProjectForm(forms.ModelForm):
@@ -39,9 +41,42 @@ class ProjectForm(forms.ModelForm):
 
 
 class SourceFieldsMixin:
-    """The checks of a service's repository URL and branch, shared by its forms."""
+    """The checks of a service's repository URL and branch, shared by its forms, and its
+    connection to a GitHub repository: `github_repository` (a hidden field the picker fills
+    in) is checked against the signed-in user's GitHub token on every save that changes it,
+    and the service then clones GitHub's clone URL with that user's token. Typing another
+    URL by hand disconnects it."""
 
     cleaned_data: dict
+    instance: Service
+    user: User | None = None
+    # Set by clean(): the save connects the service to a repository it was not connected to.
+    newly_connected = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()  # type: ignore[misc]
+        picked = (cleaned.get("github_repository") or "").strip()
+        instance = self.instance
+        if not picked or (instance.pk and picked == instance.github_repository
+                          and cleaned.get("repository_url") != instance.repository_url):
+            return self._connect(cleaned, "", None)
+        if instance.pk and picked == instance.github_repository:
+            return self._connect(cleaned, picked, instance.github_user_id)
+        try:
+            if self.user is None:
+                raise ValidationError("Sign in with GitHub to connect a GitHub repository.")
+            repository = check_repository(self.user, picked)
+        except ValidationError as error:
+            self.add_error("github_repository", error)
+            return cleaned
+        cleaned["repository_url"] = repository.clone_url
+        self.newly_connected = True
+        return self._connect(cleaned, repository.full_name, repository.account_id)
+
+    def _connect(self, cleaned: dict, full_name: str, account_id: int | None) -> dict:
+        cleaned["github_repository"] = full_name
+        cleaned["github_user_id"] = self.instance.github_user_id = account_id
+        return cleaned
 
     def clean_repository_url(self) -> str:
         url = self.cleaned_data["repository_url"]
@@ -63,17 +98,19 @@ class ServiceForm(SourceFieldsMixin, forms.ModelForm):
 
     class Meta:
         model = Service
-        fields = ["name", "repository_url", "branch"]
+        fields = ["name", "repository_url", "branch", "github_repository"]
         labels = {"repository_url": "Repository URL"}
+        widgets = {"github_repository": forms.HiddenInput}
         help_texts = {
             "name": "Lowercase letters, digits and hyphens; it becomes part of the service's "
                     "domain.",
             "repository_url": "An https:// git URL. You can add it later.",
         }
 
-    def __init__(self, *args: object, environment: Environment, **kwargs: object) -> None:
+    def __init__(self, *args: object, environment: Environment, user: User | None = None,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.environment = environment
+        self.environment, self.user = environment, user
         self.instance.environment = environment
         if settings.PAAS_ALLOW_LOCAL_REPOS:
             self.fields["repository_url"].help_text = (
@@ -123,13 +160,14 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
     class Meta:
         model = Service
         fields = [
-            "repository_url", "branch", "root_directory",
+            "repository_url", "branch", "github_repository", "root_directory",
             "build_command", "build_timeout",
             "start_command", "instances", "healthcheck_path", "healthcheck_timeout",
             "restart_policy", "max_restarts", "auto_rollback",
             "memory_limit_mb", "max_processes", "max_open_files", "cpu_priority",
             "log_retention_days",
         ]
+        widgets = {"github_repository": forms.HiddenInput}
         labels = {
             "memory_limit_mb": "Memory limit (MB)",
             "max_processes": "Processes and threads",
@@ -137,6 +175,7 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
             "cpu_priority": "CPU niceness",
             "log_retention_days": "Keep logs for",
             "repository_url": "Repository URL",
+            "github_repository": "GitHub repository",
             "healthcheck_path": "Healthcheck path",
             "healthcheck_timeout": "Healthcheck timeout (seconds)",
             "build_timeout": "Build timeout (minutes)",
@@ -156,8 +195,9 @@ class ServiceSettingsForm(SourceFieldsMixin, forms.ModelForm):
             "auto_rollback": "The last healthy release is brought back, with no rebuild.",
         }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: User | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         for field in KEPT_WHEN_BLANK:
             self.fields[field].required = False
         if settings.PAAS_ALLOW_LOCAL_REPOS:

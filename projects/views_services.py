@@ -9,9 +9,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from projects.connections import service_connected
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
 from projects.services import create_service, save_service_settings
+from projects.source_fields import from_form
 from projects.views_variables import page_context
 from tenants.access import get_for
 from tenants.roles import Action
@@ -22,14 +24,17 @@ def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
     """The "New service" form: a page of its own, or (htmx) inline on the project page."""
     environment = get_for(request, Environment.objects.visible(), Action.EDIT_SERVICE,
                           pk=environment_id)
-    form = ServiceForm(request.POST or None, environment=environment,
+    form = ServiceForm(request.POST or None, environment=environment, user=request.user,
                        auto_id=f"env{environment.pk}_%s")
     if request.method == "POST" and form.is_valid():
         service = create_service(environment, **form.cleaned_data)
         messages.success(request, f"Service {service.name} created.")
+        if form.newly_connected:
+            service_connected.send(sender=Service, service=service, request=request)
         url = reverse("service_detail", kwargs={"service_id": service.pk})
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    context = {"environment": environment, "project": environment.project, "form": form}
+    context = {"environment": environment, "project": environment.project, "form": form,
+               "source": from_form(form)}
     if request.htmx:
         return render(request, "projects/service_create.html#service-form", context)
     return render(request, "projects/service_create.html", context)
@@ -47,13 +52,15 @@ def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
     nothing is saved; saved settings apply from the next deployment."""
     service = get_for(request, Service.objects.visible(), Action.EDIT_SERVICE, pk=service_id)
     # The form edits its own copy: a refused value must not reach the page around it.
-    form = ServiceSettingsForm(request.POST or None,
+    form = ServiceSettingsForm(request.POST or None, user=request.user,
                                instance=Service.objects.visible().get(pk=service.pk))
     if request.method == "POST" and form.is_valid():
-        save_service_settings(form)
+        saved = save_service_settings(form)
         messages.success(request, "Settings saved. They apply from the next deployment.")
+        if form.newly_connected:
+            service_connected.send(sender=Service, service=saved, request=request)
         return redirect("service_settings", service_id=service.pk)
     environment = service.environment
     context = {"service": service, "environment": environment, "project": environment.project,
-               "form": form}
+               "form": form, "source": from_form(form)}
     return render(request, "projects/service_settings.html", context)
