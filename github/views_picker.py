@@ -66,6 +66,8 @@ def github_repositories(request: HttpRequest) -> HttpResponse:
     context = {"prefix": prefix, "query": query, "found": found, "page": int(raw_page)}
     if request.htmx and request.GET.get("more"):
         return render(request, LIST + "#items", context)
+    if request.htmx and request.htmx.trigger_name == "q":  # the search box: the list only
+        return render(request, LIST + "#list", context)
     return render(request, LIST, context)
 
 
