@@ -24,13 +24,19 @@ API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": 
 class GitHubError(Exception):
     """GitHub refused or could not be reached; str(error) is safe to show a user."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None,
+                 details: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details  # the messages of GitHub's `errors` (a 422's reasons)
 
 
 class BadCredentials(GitHubError):
     """GitHub answered 401: the token was revoked or expired."""
+
+
+class HookExists(GitHubError):
+    """GitHub answered 422: the repository has a webhook with this URL already."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,14 @@ class Repository:
     private: bool
     default_branch: str
     admin: bool  # may create the repository's webhooks
+
+
+@dataclass(frozen=True)
+class Hook:
+    id: int
+    url: str  # config.url: where GitHub posts
+    events: tuple[str, ...]
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -64,13 +78,24 @@ def _request(token: str, method: str, path: str, **kwargs: object) -> httpx.Resp
     if response.status_code == 401:
         raise BadCredentials("GitHub refused the token (revoked or expired).", 401)
     if response.status_code >= 400:
-        try:
-            detail = str(response.json().get("message", ""))[:200]
-        except ValueError:
-            detail = ""
+        detail, details = _error_of(response)
         raise GitHubError(f"GitHub answered {response.status_code}"
-                          + (f": {detail}" if detail else "."), response.status_code)
+                          + (f": {detail}" if detail else "."), response.status_code, details)
     return response
+
+
+def _error_of(response: httpx.Response) -> tuple[str, tuple[str, ...]]:
+    """GitHub's `message` and the messages of its `errors`, when the body says them."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", ()
+    if not isinstance(body, dict):
+        return "", ()
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    return (str(body.get("message", ""))[:200],
+            tuple(str(error.get("message", ""))[:200] for error in errors
+                  if isinstance(error, dict)))
 
 
 def _next_page(response: httpx.Response) -> int | None:
@@ -114,13 +139,48 @@ def list_branches(token: str, full_name: str, page: int = 1) -> Page[str]:
     return Page(names, _next_page(response))
 
 
+def _hook_config(url: str, secret: str) -> dict[str, str]:
+    return {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}
+
+
 def create_hook(token: str, full_name: str, url: str, secret: str) -> int:
-    """Create the repository's webhook for push and pull_request events; its id."""
-    response = _request(token, "POST", f"repos/{full_name}/hooks", json={
-        "name": "web", "active": True, "events": ["push", "pull_request"],
-        "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
-    })
-    return int(response.json()["id"])
+    """Create the repository's webhook for push and pull_request events; its id. HookExists
+    when the repository has one posting to `url` already (GitHub's 422)."""
+    try:
+        response = _request(token, "POST", f"repos/{full_name}/hooks", json={
+            "name": "web", "active": True, "events": ["push", "pull_request"],
+            "config": _hook_config(url, secret)})
+    except GitHubError as error:
+        if error.status == 422 and any("already exists" in d for d in error.details):
+            raise HookExists(str(error), 422, error.details) from None
+        raise
+    return _hook_id(response.json())
+
+
+def _hook_id(item: object) -> int:
+    hook_id = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(hook_id, int):
+        raise GitHubError("GitHub's answer about the webhook was not understood.")
+    return hook_id
+
+
+def list_hooks(token: str, full_name: str, page: int = 1) -> Page[Hook]:
+    """One page of the repository's webhooks (its admins only: 404 for others)."""
+    response = _request(token, "GET", f"repos/{full_name}/hooks",
+                        params={"per_page": PER_PAGE, "page": page})
+    hooks = [Hook(id=item["id"], url=str((item.get("config") or {}).get("url", "")),
+                  events=tuple(str(event) for event in item.get("events") or ()),
+                  active=bool(item.get("active")))
+             for item in response.json()
+             if isinstance(item, dict) and isinstance(item.get("id"), int)]
+    return Page(hooks, _next_page(response))
+
+
+def update_hook(token: str, full_name: str, hook_id: int, url: str, secret: str) -> None:
+    """Set the webhook's configuration (its URL and secret: GitHub replaces the whole
+    config, so all of it is sent)."""
+    _request(token, "PATCH", f"repos/{full_name}/hooks/{hook_id}",
+             json={"config": _hook_config(url, secret)})
 
 
 def create_status(token: str, full_name: str, sha: str, *, state: str, target_url: str,

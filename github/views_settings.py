@@ -1,6 +1,6 @@
 """The workspace's GitHub settings (admins and owners): the webhook's address and secret (shown
-on request, the reveal recorded in the audit log; rotated on request) and the deliveries the
-workspace received, newest first."""
+on request, the reveal recorded in the audit log; rotated on request, and then given to the
+webhooks the panel created) and the deliveries the workspace received, newest first."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
+from github.hooks import Rotated, update_secrets
 from github.models import WebhookDelivery
 from github.workspaces import rotate_webhook_secret, webhook_secret, webhook_url
 from tenants import audit
@@ -50,15 +51,30 @@ def github_secret_reveal(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @requires(Action.EDIT_WORKSPACE)
+@sensitive_variables("secret")
 def github_secret_rotate(request: HttpRequest) -> HttpResponse:
-    """A new secret: deliveries signed with the old one are refused from now on."""
+    """A new secret: deliveries signed with the old one are refused from now on. The
+    webhooks the panel created get it through GitHub's API; the others are named."""
     if request.POST.get("confirm") != "rotate":
         messages.error(request, "Confirm the rotation: GitHub's deliveries fail until the "
                                 "new secret is pasted into the webhook's settings.")
         return redirect("github_settings")
-    rotate_webhook_secret(request.workspace)
+    secret = rotate_webhook_secret(request.workspace)
+    rotated = update_secrets(request.workspace, secret)
     audit.record(AuditAction.SETTINGS_CHANGED, request.workspace, changed=SECRET_NAME,
-                 rotated=True)
-    messages.success(request, "The webhook secret is rotated: reveal the new one and paste it "
-                              "into each repository's webhook on GitHub.")
+                 rotated=True, hooks_updated=rotated.updated, hooks_not_updated=rotated.failed)
+    level = messages.WARNING if rotated.failed else messages.SUCCESS
+    messages.add_message(request, level, _rotated_message(rotated))
     return redirect("github_settings")
+
+
+def _rotated_message(rotated: Rotated) -> str:
+    text = "The webhook secret is rotated."
+    if rotated.updated == 1:
+        text += " The webhook the panel created on GitHub has it now."
+    elif rotated.updated:
+        text += f" The {rotated.updated} webhooks the panel created on GitHub have it now."
+    if rotated.failed:
+        text += (" GitHub could not be given it for the webhooks of "
+                 f"{', '.join(rotated.failed)}: update their secret there by hand.")
+    return text + " Paste it into any webhook added by hand on GitHub: reveal it below."

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects.connections import service_connected
+from projects.connections import repository_webhook, service_connected
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
 from projects.services import create_service, save_service_settings
@@ -62,5 +62,6 @@ def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
         return redirect("service_settings", service_id=service.pk)
     environment = service.environment
     context = {"service": service, "environment": environment, "project": environment.project,
-               "form": form, "source": from_form(form)}
+               "form": form, "source": from_form(form),
+               "webhook": repository_webhook(request.workspace, service.github_repository)}
     return render(request, "projects/service_settings.html", context)

@@ -1,10 +1,12 @@
 """A fake GitHub on loopback: OAuth (authorize, token, refresh), the user and their email
-addresses, repositories and branches (paginated like GitHub, with Link headers), webhook
-creation and commit statuses. The panel talks to it through GITHUB_URL and GITHUB_API_URL
+addresses, repositories and branches (paginated like GitHub, with Link headers), repository
+webhooks (created, listed and updated by the repository's admins; one per URL) and commit
+statuses. The panel talks to it through GITHUB_URL and GITHUB_API_URL
 exactly as it talks to GitHub (the API lives under /api/v3, as on GitHub Enterprise Server).
 
 Everything it was asked is kept in `requests`, every hook and status it accepted in `hooks`
-and `statuses`, so tests assert what GitHub would have seen.
+and `statuses`, so tests assert what GitHub would have seen. `deliver()` sends an event to
+a repository's webhooks as GitHub does, signed with each hook's secret.
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from github.signatures import signature
 
 API = "/api/v3"
 
@@ -58,6 +65,7 @@ class FakeGitHub:
         self.codes: dict[str, FakeUser] = {}
         self.hooks: list[dict] = []
         self.statuses: list[dict] = []
+        self.deliveries: list[dict] = []  # what deliver() sent: hook, event, id, status
         self.requests: list[tuple[str, str]] = []
         self.authorizing: FakeUser | None = None  # who "clicks Authorize" on /authorize
         self.token_lifetime: timedelta | None = None  # set: tokens expire, with refresh
@@ -113,14 +121,63 @@ class FakeGitHub:
                 if user.login in repo.admins | repo.readers
                 or repo.full_name.split("/")[0] == user.login]
 
-
-
     def repo_json(self, repo: FakeRepo, user: FakeUser) -> dict:
         """A repository as GitHub's API shows it to `user`."""
         return {"full_name": repo.full_name, "clone_url": repo.clone_url,
                 "html_url": f"{self.url}/{repo.full_name}", "private": repo.private,
                 "default_branch": repo.default_branch,
                 "permissions": {"admin": user.login in repo.admins, "pull": True}}
+
+    def hooks_of(self, full_name: str) -> list[dict]:
+        return [hook for hook in self.hooks
+                if hook["repository"].lower() == full_name.lower()]
+
+    # Deliveries -----------------------------------------------------------------------
+
+    def deliver(self, full_name: str, event: str, payload: dict) -> list[int]:
+        """Post `payload` as GitHub does to each active hook of the repository subscribed
+        to `event` (or to "*"): signed with the hook's secret, to its URL's port on
+        loopback with the URL's Host header (a workspace's subdomain need not resolve).
+        The HTTP statuses, in the hooks' order; 0 for a hook that could not be reached."""
+        body = json.dumps(payload).encode()
+        statuses = []
+        for hook in self.hooks_of(full_name):
+            if not hook.get("active", True) or not {event, "*"} & set(hook.get("events", ())):
+                continue
+            status, delivery_id = _post(hook["config"], event, body)
+            with self.lock:
+                self.deliveries.append({"hook": hook["id"], "event": event,
+                                        "delivery_id": delivery_id, "status": status})
+            statuses.append(status)
+        return statuses
+
+
+def _post(config: dict, event: str, body: bytes) -> tuple[int, str]:
+    """One delivery of `body` to a hook's config (url, secret); its status and id."""
+    url = urlsplit(config["url"])
+    delivery_id = str(uuid.uuid4())
+    headers = {"Host": url.netloc, "X-GitHub-Event": event, "X-GitHub-Delivery": delivery_id,
+               "User-Agent": "GitHub-Hookshot/fake", "Content-Type": "application/json"}
+    if config.get("secret"):
+        headers["X-Hub-Signature-256"] = signature(config["secret"], body)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    target = f"{url.scheme}://127.0.0.1:{port}{url.path or '/'}"
+    if url.query:
+        target += f"?{url.query}"
+    try:
+        response = httpx.post(target, content=body, headers=headers, timeout=10.0,
+                              verify=False)  # noqa: S501 (loopback)
+    except httpx.HTTPError:
+        return 0, delivery_id
+    return response.status_code, delivery_id
+
+
+def _shown(hook: dict) -> dict:
+    """A hook as GitHub's API shows it: the secret masked."""
+    config = dict(hook["config"])
+    if config.get("secret"):
+        config["secret"] = "********"  # noqa: S105
+    return {**hook, "config": config}
 
 
 def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
@@ -201,6 +258,12 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 if repo is None or repo not in fake.visible_repos(user):
                     return self._send(404, {"message": "Not Found"})
                 return self._send(200, fake.repo_json(repo, user))
+            if path.startswith("/repos/") and path.endswith("/hooks"):
+                repo = self._admin_repo(user, path[len("/repos/"):-len("/hooks")])
+                if repo is None:
+                    return None
+                return self._paginated([_shown(h) for h in fake.hooks_of(repo.full_name)],
+                                       query)
             if path.startswith("/repos/") and path.endswith("/branches"):
                 repo = fake.repos.get(path[len("/repos/"):-len("/branches")].lower())
                 if repo is None or repo not in fake.visible_repos(user):
@@ -226,18 +289,62 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             if repo is None or repo not in fake.visible_repos(user):
                 return self._send(404, {"message": "Not Found"})
             if segments[3:] == ["hooks"]:
-                if user.login not in repo.admins:
-                    return self._send(404, {"message": "Not Found"})
-                hook = {"id": len(fake.hooks) + 1, "repository": repo.full_name, **body}
-                with fake.lock:
-                    fake.hooks.append(hook)
-                return self._send(201, hook)
+                return self._create_hook(user, repo, body)
             if segments[3] == "statuses" and len(segments) == 5:
                 status = {"repository": repo.full_name, "sha": segments[4], **body}
                 with fake.lock:
                     fake.statuses.append(status)
                 return self._send(201, status)
             return self._send(404, {"message": "Not Found"})
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            parts = urlsplit(self.path)
+            with fake.lock:
+                fake.requests.append(("PATCH", parts.path))
+            segments = parts.path[len(API):].strip("/").split("/")
+            if (not parts.path.startswith(API + "/") or len(segments) != 5
+                    or segments[0] != "repos" or segments[3] != "hooks"):
+                return self._send(404, {"message": "Not Found"})
+            user = self._user()
+            if user is None:
+                return None
+            body = json.loads(self._body() or b"{}")
+            repo = self._admin_repo(user, f"{segments[1]}/{segments[2]}")
+            if repo is None:
+                return None
+            hook = next((h for h in fake.hooks_of(repo.full_name)
+                         if str(h["id"]) == segments[4]), None)
+            if hook is None:
+                return self._send(404, {"message": "Not Found"})
+            with fake.lock:
+                hook.update({key: body[key] for key in ("config", "events", "active")
+                             if key in body})
+            return self._send(200, _shown(hook))
+
+        def _admin_repo(self, user: FakeUser, full_name: str) -> FakeRepo | None:
+            """The repository if `user` administers it; else 404 is answered (GitHub hides
+            a repository's hooks from everyone else)."""
+            repo = fake.repos.get(full_name.lower())
+            if repo is None or user.login not in repo.admins:
+                self._send(404, {"message": "Not Found"})
+                return None
+            return repo
+
+        def _create_hook(self, user: FakeUser, repo: FakeRepo, body: dict) -> None:
+            if user.login not in repo.admins:
+                return self._send(404, {"message": "Not Found"})
+            config = body.get("config") or {}
+            with fake.lock:
+                if any(h["config"].get("url") == config.get("url")
+                       for h in fake.hooks_of(repo.full_name)):
+                    return self._send(422, {"message": "Validation Failed", "errors": [
+                        {"resource": "Hook", "code": "custom",
+                         "message": "Hook already exists on this repository"}]})
+                hook = {"id": len(fake.hooks) + 1, "repository": repo.full_name,
+                        "name": body.get("name", "web"), "active": body.get("active", True),
+                        "events": body.get("events", ["push"]), "config": config}
+                fake.hooks.append(hook)
+            return self._send(201, _shown(hook))
 
         def _authorize(self, query: dict[str, list[str]]) -> None:
             user = fake.authorizing
