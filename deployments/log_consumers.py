@@ -127,6 +127,11 @@ class LogConsumer(WorkspaceConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.ticker = asyncio.create_task(self.tick())
+        # The state as of now: a deployment that moved between the page's render and this
+        # subscription (or while a dropped socket reconnected) sent its event to nobody.
+        html = await self.in_workspace(self.render_status)()
+        if html:
+            await self.send(text_data=html)
 
     async def disconnect(self, code: int) -> None:
         ticker = getattr(self, "ticker", None)

@@ -89,7 +89,10 @@ def write(workspace, deployment, texts, *, stream="stdout", publish=True):
 awrite = sync_to_async(write)
 
 
-async def connect(path, user, workspace, host=None):
+async def connect(path, user, workspace, host=None, *, refused=False):
+    """A socket of `user` on `path`; unless it is to be refused, or an environment's log
+    (which has no state to show), the state it sends first (a deployment's summary, or a
+    service's deployments section) is read and kept as `state`."""
     headers = [(b"host", (host or workspace.hostname).encode()),
                (b"origin", f"http://{host or workspace.hostname}".encode())]
     if user is not None:
@@ -98,6 +101,9 @@ async def connect(path, user, workspace, host=None):
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected
+    if not refused and not path.startswith("/ws/environments/"):
+        communicator.state = await communicator.receive_from(timeout=5)
+        assert re.search(r'id="(deployment-summary|service-status)"', communicator.state)
     return communicator
 
 
@@ -149,7 +155,7 @@ async def test_members_follow_a_log_and_everyone_else_is_refused(world):
          CLOSE_UNAUTHENTICATED),
     ]
     for path, user, workspace, host, code in refusals:
-        communicator = await connect(path, user, workspace, host)
+        communicator = await connect(path, user, workspace, host, refused=True)
         assert await closed_with(communicator) == code, (path, user, host)
 
 
@@ -261,6 +267,31 @@ async def test_the_summary_is_sent_again_when_the_deployment_moves(world):
     assert 'id="deployment-summary"' in frame and 'data-status="building"' in frame
     assert 'name="csrfmiddlewaretoken"' in frame or "cancel" in frame
     await communicator.disconnect()
+
+
+async def test_a_socket_opens_with_the_state_of_now(world):
+    """A deployment that moved between the page's render and its socket's subscription sent
+    its event to nobody: the socket's first frame is the state as it is now."""
+    people, web = world["people"], world["web"]
+    a = people.workspace_a
+
+    def move_unseen():
+        with tenant_context(a):
+            deployment = Deployment.objects.create(service=web.service, number=2)
+            deployment.transition(Status.BUILDING)
+            return deployment
+
+    deployment = await sync_to_async(move_unseen)()
+    summary = await connect(deployment_path(deployment), people.member, a)
+    assert 'id="deployment-summary"' in summary.state
+    assert 'data-status="building"' in summary.state
+    await summary.disconnect()
+
+    service = await connect(f"/ws/services/{web.service_id}/", people.member, a)
+    assert 'id="service-status"' in service.state  # the page's badge
+    assert 'data-deployment="2" data-status="building"' in service.state  # number 2
+    assert 'id="deployments"' not in service.state  # its parts: the notice stays
+    await service.disconnect()
 
 
 async def test_a_service_log_has_the_runtime_lines_of_its_deployments_only(world):
