@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
 from github import client
-from github.models import GitHubAccount, RepositoryHook
+from github.models import GitHubAccount, RepositoryHook, WebhookDelivery
 from github.picker import MAX_PAGES, account_of, readable_repository
 from github.tokens import with_token
 from github.workspaces import webhook_secret, webhook_url
@@ -145,9 +145,11 @@ def webhook_of(workspace: Workspace, full_name: str) -> RepositoryWebhook:
     """Filled in as projects.connections' webhook lookup: the service settings page's
     "Webhook: created on GitHub" or "add one by hand"."""
     hook = RepositoryHook.objects.filter(workspace=workspace, repository=full_name).first()
+    last = (WebhookDelivery.objects.filter(workspace=workspace, repository=full_name)
+            .order_by("-received_at").values_list("received_at", flat=True).first())
     return RepositoryWebhook(url=webhook_url(workspace),
                              created_at=hook.created_at if hook else None,
-                             secret_page=reverse("github_settings"))
+                             secret_page=reverse("github_settings"), last_delivery_at=last)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class RepositoryWebhook:
     url: str  # the payload URL the code host posts to
     created_at: datetime | None  # when the panel created it; None: to be added by hand
     secret_page: str  # where the workspace's admins find the webhook's secret
+    last_delivery_at: datetime | None = None  # the latest event of the repository received
 
 
 RepositoryCheck = Callable[[User, str], ConnectedRepository]

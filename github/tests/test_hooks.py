@@ -141,6 +141,14 @@ def test_a_reader_of_the_repository_is_told_to_add_the_webhook_by_hand(
     assert f'href="{reverse("github_settings")}"' in settings_page
     assert secret_of(workspace_a) not in settings_page
 
+    # Once the webhook added by hand delivers, the page says events arrive.
+    WebhookDelivery.objects.create(workspace=workspace_a, delivery_id="by-hand-1",
+                                   event="push", body_sha256="0" * 64,
+                                   repository="olive/site")
+    settings_page = text_of(admin.get(f"/services/{service.pk}/settings/"))
+    assert 'data-testid="repository-webhook" data-state="by-hand"' in settings_page
+    assert "Webhook: added on GitHub by hand." in settings_page
+
 
 def test_a_service_without_a_github_repository_shows_no_webhook_block(
         admin, ada, environment, workspace_a):
