@@ -1,6 +1,7 @@
-"""Pull requests' previews: an environment `pr-<number>` per project, a copy of the services
-that track the pull request's base branch, deployed at its head commit, and removed when the
-pull request closes.
+"""Pull requests' previews: an environment `pr-<number>` per project (`pr-<number>-<repository>`
+when another repository of the project has a pull request of that number), a copy of the
+services that track the pull request's base branch, deployed at its head commit, and removed
+when the pull request closes.
 
 `handle_pull_request` runs in the webhook worker, inside the workspace's schema, with the
 parsed body of a `pull_request` event. Every name the payload carries is checked before any
@@ -44,6 +45,7 @@ MAX_NUMBER = 2**31 - 1  # PositiveIntegerField
 _SHA = re.compile(r"[0-9a-f]{40}")
 _URL = re.compile(r"https://[^\s\x00-\x1f\x7f<>\"']{1,490}")
 TITLE_LENGTH = Environment._meta.get_field("pull_request_title").max_length
+NAME_LENGTH = Environment._meta.get_field("name").max_length
 
 
 class ApprovalRefused(Exception):
@@ -136,10 +138,31 @@ def _belongs_to(environment: Environment, pull: PullRequest) -> bool:
 
 
 def previews_of(pull: PullRequest) -> list[Environment]:
-    """The existing previews of the pull request, in every project."""
+    """The existing previews of the pull request, in every project (those made before
+    previews named their repository are recognised by their services')."""
     candidates = (Environment.objects.visible().filter(pull_request=pull.number)
                   .prefetch_related("services"))
-    return [environment for environment in candidates if _belongs_to(environment, pull)]
+    return [environment for environment in candidates
+            if environment.pull_request_repository == pull.repository
+            or (not environment.pull_request_repository and _belongs_to(environment, pull))]
+
+
+def free_preview_name(project_id: int, pull: PullRequest) -> str:
+    """`pr-<number>`, or, when another repository's pull request of that number has it in
+    the project, `pr-<number>-<repository name>` (a DNS label; a counter if even that is
+    taken)."""
+    taken = set(Environment.objects.filter(project_id=project_id).values_list("name",
+                                                                              flat=True))
+    name = preview_name(pull.number)
+    if name not in taken:
+        return name
+    repository = re.sub(r"[^a-z0-9]+", "-", pull.repository.split("/")[1]).strip("-") or "repo"
+    base = f"{name}-{repository}"[:NAME_LENGTH].rstrip("-")
+    candidate, counter = base, 2
+    while candidate in taken:
+        suffix = f"-{counter}"
+        candidate, counter = base[:NAME_LENGTH - len(suffix)].rstrip("-") + suffix, counter + 1
+    return candidate
 
 
 def _sources(pull: PullRequest) -> dict[int, list[Service]]:
@@ -170,7 +193,8 @@ def _deploy(environment: Environment, sha: str, by: str = "") -> tuple[list[Depl
 
 
 def _preview_fields(pull: PullRequest) -> dict[str, object]:
-    return {"pull_request_title": pull.title, "pull_request_url": pull.url,
+    return {"pull_request_repository": pull.repository,
+            "pull_request_title": pull.title, "pull_request_url": pull.url,
             "head_branch": pull.head_branch, "head_sha": pull.head_sha,
             "from_fork": pull.from_fork}
 
@@ -190,7 +214,8 @@ def _update(environment: Environment, pull: PullRequest) -> Environment:
 
 @transaction.atomic
 def _create(source: Environment, services: list[Service], pull: PullRequest) -> Environment:
-    environment = copy_environment(source, preview_name(pull.number), services=services,
+    environment = copy_environment(source, free_preview_name(source.project_id, pull),
+                                   services=services,
                                    with_variables=not pull.from_fork,
                                    pull_request=pull.number, **_preview_fields(pull))
     if not pull.from_fork:  # the head commit is on the head branch of the same repository
@@ -211,10 +236,6 @@ def open_previews(pull: PullRequest) -> Handled:
         environment = existing.get(project_id)
         if environment is not None:
             environment = _update(environment, pull)
-        elif Environment.objects.filter(project_id=project_id, pull_request=pull.number).exists():
-            notes.append(f"{preview_name(pull.number)} of project {project_id} already previews "
-                         "another repository's pull request.")
-            continue
         else:
             services = sources[project_id]
             environment = _create(services[0].environment, services, pull)

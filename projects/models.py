@@ -56,8 +56,11 @@ class Environment(models.Model):
     # Made as a copy of another environment (its services, settings and variables).
     copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
-    # A pull request's preview: a copy of the services that track its base branch.
+    # A pull request's preview: a copy of the services that track its base branch. Numbers
+    # are per repository: two repositories of a project may each have a #2.
     pull_request = models.PositiveIntegerField(null=True, blank=True)
+    pull_request_repository = models.CharField(max_length=200, blank=True,
+                                               help_text="owner/name, lower case")
     pull_request_title = models.CharField(max_length=300, blank=True)
     pull_request_url = models.CharField(max_length=500, blank=True)
     head_branch = models.CharField(max_length=255, blank=True)
@@ -73,7 +76,8 @@ class Environment(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="environment_name_unique"),
-            models.UniqueConstraint(fields=["project", "pull_request"],
+            models.UniqueConstraint(fields=["project", "pull_request_repository",
+                                            "pull_request"],
                                     condition=models.Q(pull_request__isnull=False),
                                     name="one_preview_per_pull_request"),
         ]

@@ -112,6 +112,41 @@ def test_closed_removes_the_preview_and_frees_its_domains(people, production):
         assert handle_pull_request(payload("closed")).outcome == Outcome.IGNORED
 
 
+def of_another_repository(body: dict) -> dict:
+    """The same event, about pull request #2 of octo/Storefront."""
+    body = copy.deepcopy(body)
+    for repository in (body["repository"], body["pull_request"]["base"]["repo"],
+                       body["pull_request"]["head"]["repo"]):
+        repository.update(full_name="octo/Storefront", name="Storefront",
+                          clone_url="https://github.com/octo/Storefront.git",
+                          html_url="https://github.com/octo/Storefront")
+    body["pull_request"]["base"]["ref"] = "main"
+    return body
+
+
+def test_two_repositories_of_a_project_each_get_a_preview_of_their_pr_2(people, production):
+    with tenant_context(people.workspace_a):
+        create_service(production, "shop", branch="main",
+                       repository_url="https://github.com/octo/Storefront.git")
+        assert handle_pull_request(payload("opened")).outcome == Outcome.PREVIEW
+        other = handle_pull_request(of_another_repository(payload("opened")))
+        assert other.outcome == Outcome.PREVIEW and len(other.deployments) == 1
+        previews = {environment.name: environment for environment in
+                    Environment.objects.filter(project=production.project, pull_request=2)}
+        assert sorted(previews) == ["pr-2", "pr-2-storefront"]
+        assert [s.name for s in previews["pr-2-storefront"].services.all()] == ["shop"]
+        assert sorted(s.name for s in previews["pr-2"].services.all()) == ["api", "web"]
+        assert previews["pr-2-storefront"].pull_request_repository == "octo/storefront"
+
+        # A new head of one deploys that one; closing one leaves the other.
+        synced = handle_pull_request(with_head(of_another_repository(payload("synchronize")),
+                                               OTHER_SHA))
+        assert [d.service.name for d in synced.deployments] == ["shop"]
+        assert handle_pull_request(payload("closed")).outcome == Outcome.PREVIEW
+        left = Environment.objects.filter(project=production.project, pull_request=2)
+        assert [environment.name for environment in left] == ["pr-2-storefront"]
+
+
 def test_a_base_branch_nobody_tracks_is_ignored(people, production):
     body = payload("opened")
     body["pull_request"]["base"]["ref"] = "develop"
