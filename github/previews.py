@@ -34,7 +34,7 @@ from github.repositories import (
     services_tracking,
     validate_full_name,
 )
-from projects.environments import copy_environment, preview_name
+from projects.environments import copy_environment, copy_services, preview_name
 from projects.models import Environment, Service
 from tenants import audit
 from tenants.models import AuditAction, User
@@ -200,13 +200,18 @@ def _preview_fields(pull: PullRequest) -> dict[str, object]:
 
 
 @transaction.atomic
-def _update(environment: Environment, pull: PullRequest) -> Environment:
-    """A new head (or title) on an existing preview. A fork's approval was of another commit:
-    the new head waits for one of its own."""
+def _update(environment: Environment, pull: PullRequest,
+            tracking: list[Service]) -> Environment:
+    """A new head (or title) on an existing preview, and copies of the services that began
+    to track the base branch since it was made (`tracking`: those of its project). A fork's
+    approval was of another commit: the new head waits for one of its own."""
     environment = Environment.objects.select_for_update().get(pk=environment.pk)
     for name, value in _preview_fields(pull).items():
         setattr(environment, name, value)
     environment.save()
+    present = set(environment.services.values_list("name", flat=True))
+    copy_services([service for service in tracking if service.name not in present],
+                  environment, with_variables=not pull.from_fork)
     if not pull.from_fork:
         environment.services.update(branch=pull.head_branch)
     return environment
@@ -235,7 +240,7 @@ def open_previews(pull: PullRequest) -> Handled:
     for project_id in sorted(set(sources) | set(existing)):
         environment = existing.get(project_id)
         if environment is not None:
-            environment = _update(environment, pull)
+            environment = _update(environment, pull, sources.get(project_id, []))
         else:
             services = sources[project_id]
             environment = _create(services[0].environment, services, pull)

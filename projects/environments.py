@@ -60,6 +60,20 @@ def copy_variables(source: Service | Environment, target: Service | Environment)
     return len(copies)
 
 
+def copy_services(services: Iterable[Service], environment: Environment, *,
+                  with_variables: bool = True, **fields: object) -> list[Service]:
+    """Copies of `services` (settings, and variables unless told not to) in `environment`,
+    with `fields` set on each; the copies."""
+    copies = []
+    for original in sorted(services, key=lambda service: service.name):
+        copy = create_service(environment, original.name,
+                              **{**copied_settings(original), **fields})
+        if with_variables:
+            copy_variables(original, copy)
+        copies.append(copy)
+    return copies
+
+
 @transaction.atomic
 def copy_environment(source: Environment, name: str, *, services: Iterable[Service] | None = None,
                      with_variables: bool = True, **fields: object) -> Environment:
@@ -74,10 +88,7 @@ def copy_environment(source: Environment, name: str, *, services: Iterable[Servi
         raise ValueError(f"Only services of {source} can be copied with it.")
     environment = Environment.objects.create(project_id=source.project_id, name=name,
                                              copied_from=source, **fields)
-    for original in sorted(chosen, key=lambda service: service.name):
-        copy = create_service(environment, original.name, **copied_settings(original))
-        if with_variables:
-            copy_variables(original, copy)
+    copy_services(chosen, environment, with_variables=with_variables)
     if with_variables:
         copy_variables(source, environment)
     audit.record(AuditAction.CREATED, environment, copied_from=source.name,

@@ -98,6 +98,24 @@ def test_synchronize_deploys_the_new_head_in_the_same_preview(people, production
         assert {d.commit_sha for d in handled.deployments} == {OTHER_SHA}
 
 
+def test_synchronize_adds_the_services_that_began_to_track_the_base_branch(people,
+                                                                          production):
+    with tenant_context(people.workspace_a):
+        handle_pull_request(payload("opened"))
+        worker = create_service(production, "worker", branch="master",
+                                repository_url="https://github.com/Codertocat/Hello-World.git")
+        variable = Variable(service=worker, key="QUEUE_PASSWORD")
+        variable.set_value(SECRET)
+        variable.save()
+        handled = handle_pull_request(with_head(payload("synchronize"), OTHER_SHA))
+        preview = preview_of(production)
+        assert sorted(s.name for s in preview.services.all()) == ["api", "web", "worker"]
+        added = preview.services.get(name="worker")
+        assert added.branch == "changes"
+        assert current_values(added) == {"QUEUE_PASSWORD": SECRET}
+        assert sorted(d.service.name for d in handled.deployments) == ["api", "web", "worker"]
+
+
 def test_closed_removes_the_preview_and_frees_its_domains(people, production):
     with tenant_context(people.workspace_a):
         handle_pull_request(payload("opened"))
