@@ -22,6 +22,7 @@ from hosting.models import Route
 UPSTREAM = r'''
 import hashlib, http.server, json, os, signal, sys, threading, time
 name, port = sys.argv[1], int(sys.argv[2])
+lock, busy = threading.Lock(), [0]  # requests in flight
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -38,10 +39,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body += chunk
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
+    def parse_request(self):  # a request line came: in flight until it is answered
+        with lock:
+            busy[0] += 1
+        self.counted = True
+        return super().parse_request()
+    def handle_one_request(self):
+        self.counted = False
+        try:
+            super().handle_one_request()
+        finally:
+            if self.counted:
+                with lock:
+                    busy[0] -= 1
     def answer(self, body, content_type="application/json"):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if stopping.is_set():  # a kept-alive connection ends with this answer
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -68,7 +85,10 @@ print("ready", flush=True)
 stopping.wait()
 server.shutdown()
 server.server_close()
-time.sleep(0.2)  # requests in flight finish
+deadline = time.monotonic() + 10  # requests in flight finish, however loaded the machine
+time.sleep(0.05)
+while busy[0] and time.monotonic() < deadline:
+    time.sleep(0.01)
 os._exit(0)
 '''
 
