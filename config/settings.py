@@ -97,6 +97,12 @@ PAAS_LOG_FILE_MAX_BYTES = env_int("PAAS_LOG_FILE_MAX_BYTES", 10 * 1024 * 1024)
 PAAS_LOG_ROTATION = os.environ.get("PAAS_LOG_ROTATION", "punch").strip().lower()
 if PAAS_LOG_ROTATION not in ("punch", "rename"):
     raise ImproperlyConfigured("PAAS_LOG_ROTATION is punch or rename")
+# Uploaded source trees (a .tar.gz a deployment is built from): the compressed size, what it
+# may expand to, at most this many times the compressed size (past a 1 MiB floor), and entries.
+PAAS_UPLOAD_MAX_BYTES = env_int("PAAS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
+PAAS_UPLOAD_MAX_EXPANDED_BYTES = env_int("PAAS_UPLOAD_MAX_EXPANDED_BYTES", 1024 * 1024 * 1024)
+PAAS_UPLOAD_MAX_RATIO = env_int("PAAS_UPLOAD_MAX_RATIO", 100)
+PAAS_UPLOAD_MAX_FILES = env_int("PAAS_UPLOAD_MAX_FILES", 50_000)
 PAAS_PM2_BIN = os.environ.get("PAAS_PM2_BIN") or str(BASE_DIR / "node_modules" / ".bin" / "pm2")
 # The development router: http://<generated domain>:PORT (projects.domains) follows each
 # service's route until Traefik takes its place.
