@@ -16,6 +16,8 @@ bomb stops there, whatever the headers claim). A refused extraction leaves nothi
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import os
 import shutil
 import tarfile
@@ -77,6 +79,22 @@ def shown(name: str) -> str:
     text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256
                    else f"\\u{ord(c):04x}" for c in text)
     return f"“{text[:_SHOWN_MAX]}{'…' if len(text) > _SHOWN_MAX else ''}”"
+
+
+def spool(source: bytes | BinaryIO, out: BinaryIO, limits: Limits) -> tuple[int, str]:
+    """Copy an upload (bytes, or a file read to its end) to `out`, refusing it once it
+    passes PAAS_UPLOAD_MAX_BYTES; returns its size and sha256 (hex)."""
+    digest, size = hashlib.sha256(), 0
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else source
+    while data := stream.read(CHUNK):
+        size += len(data)
+        if size > limits.max_bytes:
+            raise ArchiveRefused(f"The archive is larger than {limits.max_bytes} bytes "
+                                 "(PAAS_UPLOAD_MAX_BYTES).")
+        digest.update(data)
+        out.write(data)
+    out.seek(0)
+    return size, digest.hexdigest()
 
 
 def check(fileobj: BinaryIO, compressed_size: int, limits: Limits | None = None) -> Summary:

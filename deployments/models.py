@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models, transaction
 from django.db.models import Max
@@ -75,7 +77,8 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
     def visible(self) -> DeploymentQuerySet:
         """Deployments a page may show: not those of a project being deleted."""
         return self.filter(service__environment__project__deleting=False).select_related(
-            "service__environment__project", "service__active_deployment", "source_deployment")
+            "service__environment__project", "service__active_deployment", "source_deployment",
+            "source_archive")
 
     def in_progress(self) -> DeploymentQuerySet:
         return self.filter(status__in=Status.IN_PROGRESS)
@@ -101,6 +104,68 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
                                  triggered_by=triggered_by[:254], **fields)
         deployment.publish_changed()
         return deployment
+
+
+ARCHIVE_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+class SourceArchive(models.Model):
+    """An uploaded source tree (a .tar.gz, checked by deployments.archives before it was
+    stored) that deployments are built from instead of a git checkout. Kept in the database,
+    in chunks, so that every host reads the same bytes; removed with its service, or once no
+    deployment refers to it any more (deployments.receivers)."""
+
+    service = models.ForeignKey("projects.Service", on_delete=models.CASCADE,
+                                related_name="source_archives")
+    size = models.PositiveBigIntegerField(help_text="compressed, in bytes")
+    sha256 = models.CharField(max_length=64)
+    files = models.PositiveIntegerField(default=0)
+    expanded_bytes = models.PositiveBigIntegerField(default=0)
+    # Who uploaded it, as text (a user lives in the public schema), like triggered_by.
+    uploaded_by = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload {self.short_sha} of {self.service_id}"
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
+
+    def store_bytes(self, fileobj: BinaryIO) -> None:
+        """Store the content of `fileobj` (read from its start) as the archive's chunks."""
+        fileobj.seek(0)
+        index = 0
+        while data := fileobj.read(ARCHIVE_CHUNK_BYTES):
+            SourceArchiveChunk.objects.create(archive=self, index=index, data=data)
+            index += 1
+
+    def write_to(self, out: BinaryIO) -> int:
+        """Write the archive's bytes to `out`, one chunk in memory at a time; returns how
+        many were written."""
+        chunks = SourceArchiveChunk.objects.filter(archive=self)
+        written = 0
+        for pk in chunks.order_by("index").values_list("pk", flat=True):
+            data = chunks.values_list("data", flat=True).get(pk=pk)
+            out.write(data)
+            written += len(data)
+        return written
+
+
+class SourceArchiveChunk(models.Model):
+    archive = models.ForeignKey(SourceArchive, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["archive", "index"],
+                                               name="source_archive_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.archive_id}"
 
 
 class Deployment(models.Model):
@@ -130,6 +195,9 @@ class Deployment(models.Model):
     source_deployment = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Built from an uploaded source tree instead of the repository (no commit then).
+    source_archive = models.ForeignKey(SourceArchive, null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="deployments")
     runtime = models.CharField(max_length=20, blank=True, help_text="what the build detected")
     processes = models.JSONField(
         default=dict, blank=True, help_text="process type → start command of the release"

@@ -85,7 +85,8 @@ def service_url(service: Service) -> str:
 def panel_for(request: HttpRequest, service: Service, notice: Notice | None = None, *,
               oob: bool = False) -> Panel:
     """The deployments section of `service`'s page, as the request's role sees it."""
-    recent = list(service.deployments.select_related("source_deployment")[:RECENT])
+    recent = list(service.deployments.select_related("source_deployment",
+                                                     "source_archive")[:RECENT])
     total = len(recent) if len(recent) < RECENT else service.deployments.count()
     active = service.active_deployment
     may_deploy = allowed(request, Action.DEPLOY)

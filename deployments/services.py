@@ -4,13 +4,15 @@ does the rest. Callers have checked the role (tenants.access)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
+from typing import BinaryIO
 
 from django.db import transaction
 
-from deployments import routes, tasks
+from deployments import archives, routes, tasks
 from deployments.logs import log_once
-from deployments.models import Deployment, Phase, Status, Trigger
+from deployments.models import Deployment, Phase, SourceArchive, Status, Trigger
 from projects.models import Service
 from tenants import audit
 from tenants.models import AuditAction
@@ -22,31 +24,60 @@ class DeployRefused(Exception):
 
 def trigger_deployment(service: Service, trigger: Trigger = Trigger.MANUAL, *,
                        triggered_by: str = "", commit_sha: str = "",
-                       source: Deployment | None = None) -> Deployment:
+                       source: Deployment | None = None,
+                       source_archive: SourceArchive | None = None) -> Deployment:
     """The one entry point of a build: a queued deployment of the branch head (or of
-    `commit_sha`), built by the worker once the transaction commits."""
-    if not service.repository_url:
+    `commit_sha`, or of an uploaded `source_archive`), built by the worker once the
+    transaction commits."""
+    if not service.repository_url and source_archive is None:
         raise DeployRefused("Add a repository URL to the service first.")
     with transaction.atomic():
         deployment = Deployment.objects.create_next(
-            service, trigger, triggered_by, commit_sha=commit_sha, source_deployment=source)
+            service, trigger, triggered_by, commit_sha=commit_sha, source_deployment=source,
+            source_archive=source_archive)
         tasks.send_on_commit(tasks.build_deployment, deployment)
+        upload = {"upload": source_archive.short_sha} if source_archive else {}
         audit.record(AuditAction.REDEPLOYED if source else AuditAction.DEPLOYED, deployment,
-                     service=service.name, commit=commit_sha, trigger=trigger)
+                     service=service.name, commit=commit_sha, trigger=trigger, **upload)
     return deployment
 
 
+def deploy_upload(service: Service, archive: bytes | BinaryIO, *,
+                  trigger: Trigger = Trigger.API, triggered_by: str = "") -> Deployment:
+    """Deploy an uploaded source tree (a .tar.gz, as bytes or a file read from its start):
+    checked whole (size, every entry, expansion) before anything is stored, then kept in the
+    database for every host and built like a checkout. Raises DeployRefused saying what is
+    wrong with it."""
+    limits = archives.Limits.from_settings()
+    with tempfile.TemporaryFile(prefix="paas-upload-") as spooled:
+        try:
+            size, sha256 = archives.spool(archive, spooled, limits)
+            summary = archives.check(spooled, size, limits)
+        except archives.ArchiveRefused as error:
+            raise DeployRefused(str(error)) from None
+        with transaction.atomic():
+            stored = SourceArchive.objects.create(
+                service=service, size=size, sha256=sha256, files=summary.files,
+                expanded_bytes=summary.bytes, uploaded_by=triggered_by[:254])
+            stored.store_bytes(spooled)
+            return trigger_deployment(service, trigger, triggered_by=triggered_by,
+                                      source_archive=stored)
+
+
 def latest_deployment(service: Service) -> Deployment | None:
-    return service.active_deployment or service.deployments.exclude(commit_sha="").first()
+    return service.active_deployment or (
+        service.deployments.exclude(commit_sha="", source_archive=None).first())
 
 
 def redeploy(service: Service, *, triggered_by: str = "") -> Deployment:
-    """Build the commit that runs now (or ran last) again, with the current variables."""
+    """Build the commit (or the upload) that runs now (or ran last) again, with the current
+    variables."""
     current = latest_deployment(service)
-    if current is None or not current.commit_sha:
+    if current is None or not (current.commit_sha or current.source_archive_id):
         raise DeployRefused("Nothing has been deployed yet; use Deploy.")
     return trigger_deployment(service, Trigger.MANUAL, triggered_by=triggered_by,
-                              commit_sha=current.commit_sha, source=current)
+                              commit_sha=current.commit_sha, source=current,
+                              source_archive=current.source_archive)
 
 
 def rollback(deployment: Deployment, *, triggered_by: str = "") -> Deployment:

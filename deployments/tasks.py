@@ -170,7 +170,8 @@ def start_rollback(target: Deployment, *, triggered_by: str, reason: str = "",
         new = Deployment.objects.create_next(
             target.service, Trigger.ROLLBACK, triggered_by, source_deployment=target,
             commit_sha=target.commit_sha, commit_message=target.commit_message,
-            commit_author=target.commit_author, release_dir=target.release_dir,
+            commit_author=target.commit_author, source_archive=target.source_archive,
+            release_dir=target.release_dir,
             automatic=automatic, host_name=target.host_name,  # where the release is
         )
         send_on_commit(deploy_release, new)

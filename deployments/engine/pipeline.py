@@ -16,7 +16,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from deployments.engine import accounts, pm2, releases
+from deployments.engine import accounts, pm2, releases, uploads
 from deployments.engine.builders import BuildError, cache_env, detect
 from deployments.engine.credentials import CredentialsError, token_for
 from deployments.engine.launch import DeployFailed, base_env, deploy, stop_processes, timed
@@ -58,8 +58,10 @@ def deploy_existing_release(deployment_id: int) -> int | None:
             source = deployment.source_deployment
             if source is None or not releases.release_exists(source):
                 raise DeployFailed("The release to roll back to no longer exists.")
+            built_from = (source.commit_sha[:7] or (f"upload {source.source_archive.short_sha}"
+                                                    if source.source_archive else "no commit"))
             control.log.write(f"Rolling back to the release of #{source.number} "
-                              f"({source.commit_sha[:7] or 'no commit'}); no rebuild.",
+                              f"({built_from}); no rebuild.",
                               phase=Phase.RELEASE, stream=Stream.DEPLOY)
             values = read_snapshot(source)
             store_snapshot(deployment, values)
@@ -77,7 +79,7 @@ def _claimed(deployment_id: int,
     """Move a queued deployment to `status` for this worker, with its log and control; None
     when it is not queued (cancelled meanwhile, or a second delivery of the message)."""
     deployment = (Deployment.objects.select_related("service__environment__project",
-                                                    "source_deployment")
+                                                    "source_deployment", "source_archive")
                   .filter(pk=deployment_id).first())
     if deployment is None or deployment.status != Status.QUEUED:
         yield None
@@ -189,16 +191,30 @@ def _resolve_variables(deployment: Deployment, control: Control) -> dict[str, st
 
 
 def _fetch(deployment: Deployment, control: Control) -> Path:
-    """A new release directory with the checkout in `src/`, its commit recorded on the
-    deployment and its history left out (a static site would serve .git/)."""
-    log, service = control.log, deployment.service
+    """A new release directory with the source in `src/` (the checkout, or the uploaded
+    tree), handed to the workspace's user."""
     started = time.monotonic()
-    token = token_for(service)  # a private repository's; masked in every line of the log
-    if token:
-        log.add_secrets([token])
     release = releases.create_release_dir(deployment)
     deployment.release_dir = str(release)
     deployment.save(update_fields=["release_dir"])
+    if deployment.source_archive is not None:
+        uploads.unpack(deployment.source_archive, release / "src", log=lambda line: (
+            control.log.write(line, phase=Phase.FETCH, stream=Stream.DEPLOY)))
+    else:
+        _checkout(deployment, control, release)
+    # git and the extraction ran as the panel: no link is followed handing the tree over.
+    accounts.hand_over(release / "src", accounts.current())
+    timed(deployment, "fetch", started)
+    return release
+
+
+def _checkout(deployment: Deployment, control: Control, release: Path) -> None:
+    """The repository's checkout in `src/`, its commit recorded on the deployment and its
+    history left out (a static site would serve .git/)."""
+    log, service = control.log, deployment.service
+    token = token_for(service)  # a private repository's; masked in every line of the log
+    if token:
+        log.add_secrets([token])
     where = f"{service.branch}" + (f" at {deployment.commit_sha[:12]}"
                                    if deployment.commit_sha else "")
     log.write(f"Fetching {service.repository_url} ({where})", phase=Phase.FETCH,
@@ -212,11 +228,8 @@ def _fetch(deployment: Deployment, control: Control) -> Path:
     deployment.commit_author = commit.author[:200]
     deployment.save(update_fields=["commit_sha", "commit_message", "commit_author"])
     shutil.rmtree(release / "src" / ".git", ignore_errors=True)
-    accounts.hand_over(release / "src", accounts.current())  # git ran as the panel
     subject = commit.message.splitlines()[0] if commit.message else ""
     log.write(f"Commit {commit.sha[:12]}: {subject}", phase=Phase.FETCH, stream=Stream.DEPLOY)
-    timed(deployment, "fetch", started)
-    return release
 
 
 def _build_release(deployment: Deployment, control: Control, release: Path,
