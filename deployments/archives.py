@@ -32,6 +32,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 RATIO_FLOOR = 1024 * 1024  # a tiny archive may expand this much whatever its ratio
 CHUNK = 64 * 1024
 MAX_LINK_HOPS = 40  # as Linux's own limit on following links
+MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4000  # a component, a whole name (Linux: 255, 4096)
 _SHOWN_MAX = 120
 
 Parts = tuple[str, ...]
@@ -202,6 +203,16 @@ class _Walk:
         existing = self.tree.get(parts)
         if existing is not None and not (existing.kind == kind == "dir"):
             raise ArchiveRefused(f"The entry {name} appears twice in the archive.")
+        try:
+            self._add(tar, member, parts, kind, name)
+        except gzip.BadGzipFile:
+            raise  # reading, not writing: refused as not valid gzip
+        except OSError as error:  # the disk is full, say: the host's problem, named
+            raise ArchiveRefused(f"The entry {name} could not be written: "
+                                 f"{error.strerror or error}.") from None
+
+    def _add(self, tar: tarfile.TarFile, member: tarfile.TarInfo, parts: Parts, kind: str,
+             name: str) -> None:
         if kind == "dir":
             self.tree[parts] = _Entry("dir")
             if self.writer:
@@ -312,6 +323,9 @@ def _parts(path: str, what: str) -> Parts:
     parts = tuple(part for part in path.split("/") if part not in ("", "."))
     if ".." in parts:
         raise ArchiveRefused(f"{what} {shown(path)} goes up a directory (“..”).")
+    if (len(path.encode()) > MAX_PATH_BYTES
+            or any(len(part.encode()) > MAX_NAME_BYTES for part in parts)):
+        raise ArchiveRefused(f"{what} {shown(path)} is too long for a file name.")
     return parts
 
 

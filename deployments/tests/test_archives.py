@@ -109,12 +109,15 @@ HOSTILE = {
     "gzip bomb": (lambda out: bomb(), "times its compressed size"),
     "truncated gzip": (lambda out: targz(entry("a", os.urandom(50_000)))[:-30],
                        "truncated"),
+    "corrupt gzip": (lambda out: _corrupt(targz(entry("a", os.urandom(50_000)))),
+                     "not a valid gzip file"),
     "not gzip": (lambda out: b"PK\x03\x04 a zip file" + bytes(100), "not a gzip file"),
     "gzip but not tar": (lambda out: gzip.compress(b"just text\n" * 100),
                          "not a valid tar archive"),
     "empty": (lambda out: targz(), "empty"),
     "NUL in a name": (lambda out: targz(entry("x", pax={"path": "a\x00b"})),
                       "“a\\x00b” contains a control character"),
+    "name too long": (lambda out: targz(entry("a" * 256)), "is too long for a file name"),
     "newline in a name": (lambda out: targz(entry("a\nb")), "control character"),
     "invalid UTF-8": (lambda out: targz(entry("bad\udcffname"), fmt=tarfile.GNU_FORMAT),
                       "“bad\\xffname” is not valid UTF-8"),
@@ -208,6 +211,11 @@ def test_a_good_archive_is_extracted_faithfully(tmp_path):
     assert stat.S_IMODE((out / "app" / "sticky").stat().st_mode) == 0o777  # sticky dropped
     assert (out / "naïve café.txt").read_text() == "unicode\n"
     assert check(io.BytesIO(body), len(body), LIMITS) == summary
+
+
+def _corrupt(body: bytes) -> bytes:
+    """The gzip trailer's CRC changed."""
+    return body[:-8] + bytes([body[-8] ^ 0xFF]) + body[-7:]
 
 
 def _literal(text: str) -> str:
