@@ -34,6 +34,7 @@ CHUNK = 64 * 1024
 MAX_LINK_HOPS = 40  # as Linux's own limit on following links
 MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4000  # a component, a whole name (Linux: 255, 4096)
 _SHOWN_MAX = 120
+MAX_EXTENDED_HEADER = 64 * 1024  # a pax record or GNU long name; real ones are a few hundred
 
 Parts = tuple[str, ...]
 
@@ -127,6 +128,20 @@ def extract(archive: Path, dest: Path, limits: Limits | None = None) -> Summary:
         raise
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended records (a GNU long name or link, pax attributes) are
+    refused past MAX_EXTENDED_HEADER before tarfile reads them into memory whole: within the
+    expansion allowance a single record could otherwise take a gigabyte of the web process."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        extended = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                    tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+        if self.type in extended and self.size > MAX_EXTENDED_HEADER:
+            raise ArchiveRefused(f"An extended header of {self.size} bytes (a long name or pax "
+                                 f"record; at most {MAX_EXTENDED_HEADER}) is refused.")
+        return super()._proc_member(tar)
+
+
 class _Counted:
     """The decompressed stream, refusing the archive once it passes its allowance."""
 
@@ -160,7 +175,7 @@ def _walk(raw: BinaryIO, compressed_size: int, limits: Limits,
     walk = _Walk(limits, writer)
     try:
         with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8",
-                          errors="surrogateescape") as tar:
+                          errors="surrogateescape", tarinfo=_BoundedTarInfo) as tar:
             for member in tar:
                 walk.member(tar, member)
         while stream.read(CHUNK):  # the rest, so that the gzip trailer (CRC) is checked
