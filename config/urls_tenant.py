@@ -35,6 +35,8 @@ urlpatterns = [
     path("services/<int:service_id>/settings/", service_views.service_settings,
          name="service_settings"),
     path("", include("deployments.urls")),
+    path("api/v1/", include("api.urls")),
+    path("api/", include("api.urls_fallback")),
     path("environments/<int:environment_id>/variables/", variable_views.shared_variables,
          name="shared_variables"),
     path(f"{VARIABLES}editor/", variable_views.variables_editor, name="variables_editor"),
