@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiToken
@@ -57,9 +58,8 @@ def touch(row: ApiToken) -> None:
     now = timezone.now()
     if row.last_used_at is not None and now - row.last_used_at < TOUCH_EVERY:
         return
-    ApiToken.objects.filter(pk=row.pk).filter(
-        last_used_at__isnull=True).update(last_used_at=now) or ApiToken.objects.filter(
-        pk=row.pk, last_used_at__lt=now - TOUCH_EVERY).update(last_used_at=now)
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOUCH_EVERY)
+    ApiToken.objects.filter(stale, pk=row.pk).update(last_used_at=now)
     row.last_used_at = now
 
 

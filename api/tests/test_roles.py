@@ -4,9 +4,15 @@ not valid here (another workspace's, expired, revoked) 401, always in the one er
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from api.tests.conftest import CALLERS, ROLE_OF, error_of
+import pytest
+from django_tenants.utils import tenant_context
+
+from api.models import ApiToken
+from api.tests.conftest import CALLERS, ROLE_OF, error_of, session_client, token_client
+from api.tokens import create_token
+from projects.services import create_project
 from tenants.roles import Action, can
 
 # (method, path, body, the Action it needs); {p}, {e}, {s}, {d}: the objects' ids.
@@ -95,12 +101,6 @@ def test_a_token_whose_user_left_the_workspace_is_refused(people, objects, calle
                                   "/api/v1/deployments/{}/", "/api/v1/environments/{}/",
                                   "/api/v1/deployments/{}/logs/"])
 def test_objects_of_another_workspace_are_404_whatever_the_id(people, objects, caller, path):
-    from django_tenants.utils import tenant_context
-
-    from api.tests.conftest import token_client
-    from api.tokens import create_token
-    from projects.services import create_project
-
     with tenant_context(people.workspace_b):
         other = create_project("Theirs")
     client = token_client(people.workspace_b,
@@ -123,9 +123,31 @@ def test_unknown_paths_and_methods_answer_json(people, caller):
 
 
 def test_anonymous_gets_401_json_never_the_login_page(people):
-    from api.tests.conftest import session_client
-
     response = session_client(people.workspace_a).call("GET", "/api/v1/projects/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
     error_of(response)
+
+
+def test_a_suspended_workspace_answers_403_json(people, caller):
+    client = caller("owner_token")
+    people.workspace_a.suspend()
+    try:
+        response = client.call("GET", "/api/v1/projects/")
+        assert response.status_code == 403
+        assert "suspended" in error_of(response)["message"]
+    finally:
+        people.workspace_a.resume()
+
+
+def test_last_use_is_written_at_most_once_a_minute(people):
+    row, token = create_token(people.workspace_a, people.member, "t", 7)
+    client = token_client(people.workspace_a, token)
+    client.call("GET", "/api/v1/")
+    first = ApiToken.objects.get(pk=row.pk).last_used_at
+    assert first is not None
+    client.call("GET", "/api/v1/")
+    assert ApiToken.objects.get(pk=row.pk).last_used_at == first
+    ApiToken.objects.filter(pk=row.pk).update(last_used_at=first - timedelta(minutes=2))
+    client.call("GET", "/api/v1/")
+    assert ApiToken.objects.get(pk=row.pk).last_used_at > first

@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 
 from api.tests.conftest import error_of
 from api.throttling import TokenRateThrottle
+from deployments.logstore import NewLine, append
 from deployments.models import Deployment, Status
 from projects.models import Project, Service
 from projects.services import create_project
@@ -149,8 +150,6 @@ def test_deployments_filter_by_status_service_and_environment(people, objects, c
 
 
 def test_logs_after_a_sequence(people, objects, caller):
-    from deployments.logstore import NewLine, append
-
     with tenant_context(people.workspace_a):
         append(objects.deployment.pk, objects.service.pk, 7,
                [NewLine(f"line {n}", "build") for n in range(1, 6)])
