@@ -268,6 +268,10 @@ SHARED_APPS = [
     "django_dramatiq",
     "dramatiq_crontab",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the panel (no CDN)
+    "api",
 ]
 TENANT_APPS = [
     "projects",
@@ -466,6 +470,31 @@ LOGGING = {
     # The clock's scheduler reports every lock extension (every 5 s) at INFO.
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 "apscheduler": {"level": "WARNING"}},
+}
+
+# The REST API (api/, README "API") under <slug>.PAAS_DOMAIN/api/v1/: personal access tokens
+# or the session (with CSRF); it answers JSON itself, so MembershipMiddleware lets it through.
+PAAS_API_PATHS = ("/api/",)
+PAAS_API_THROTTLE_RATE = os.environ.get("PAAS_API_THROTTLE_RATE", "1200/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.TokenAuthentication",
+                                       "api.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.WorkspaceRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": PAAS_API_THROTTLE_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PaaS panel API",
+    "DESCRIPTION": "A workspace's projects, environments, services and deployments.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 RESERVED_WORKSPACE_SLUGS = frozenset(

@@ -2,6 +2,7 @@
 
 from django.urls import include, path, register_converter
 
+from api import views_tokens as token_views
 from github import views_picker as picker_views
 from github import views_previews as preview_views
 from github import views_settings as github_settings_views
@@ -35,6 +36,8 @@ urlpatterns = [
     path("services/<int:service_id>/settings/", service_views.service_settings,
          name="service_settings"),
     path("", include("deployments.urls")),
+    path("api/v1/", include("api.urls")),
+    path("api/", include("api.urls_fallback")),
     path("environments/<int:environment_id>/variables/", variable_views.shared_variables,
          name="shared_variables"),
     path(f"{VARIABLES}editor/", variable_views.variables_editor, name="variables_editor"),
@@ -62,6 +65,9 @@ urlpatterns = [
     path("audit/", member_views.audit_log, name="audit_log"),
     path("settings/", workspace_views.workspace_settings, name="workspace_settings"),
     path("settings/delete/", workspace_views.workspace_delete, name="workspace_delete"),
+    path("settings/api-tokens/", token_views.token_list, name="api_tokens"),
+    path("settings/api-tokens/<int:token_id>/revoke/", token_views.token_revoke,
+         name="api_token_revoke"),
     path("github/repositories/", picker_views.github_repositories,
          name="github_repositories"),
     path("github/source/", picker_views.github_source, name="github_source"),

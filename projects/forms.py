@@ -32,7 +32,7 @@ class ProjectForm(forms.ModelForm):
             raise forms.ValidationError("Give the project a name.")
         if any(char in name for char in "<>"):
             raise forms.ValidationError("Project names cannot contain < or >.")
-        if Project.objects.filter(name__iexact=name).exists():
+        if Project.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("A project with this name already exists.")
         return name
 

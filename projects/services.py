@@ -35,6 +35,14 @@ def delete_project(project: Project) -> None:
     transaction.on_commit(lambda: remove_project.send(project.pk))
 
 
+def update_project(form: ModelForm) -> Project:
+    """Save a valid edit form of a project; the audit log names what changed."""
+    project = form.save()
+    if form.changed_data:
+        audit.record(AuditAction.SETTINGS_CHANGED, project, fields=sorted(form.changed_data))
+    return project
+
+
 def save_service_settings(form: ModelForm) -> Service:
     """Save the settings form of a service; the audit log names the settings that changed."""
     service = form.save()

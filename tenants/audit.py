@@ -57,6 +57,12 @@ class AuditMiddleware:
             _actor.reset(token)
 
 
+def act_as(request: HttpRequest, user: User) -> None:
+    """Record what the rest of this request does as `user`'s: for requests authenticated
+    after AuditMiddleware ran (the API's tokens). AuditMiddleware forgets it at the end."""
+    _actor.set(Actor(user=user, address=client_address(request)))
+
+
 def current_workspace() -> Workspace | None:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Workspace):

@@ -7,7 +7,9 @@ otherwise switches the connection to the public schema or the workspace's schema
 MembershipMiddleware runs after authentication: in a workspace it lets in members (and
 operators), sends anonymous visitors to the login on the root domain, and answers 404 to
 everyone else, so a workspace's existence is not revealed to outsiders. The paths of
-PAAS_PUBLIC_PATHS (webhooks, which carry their own proof) are let in without a session.
+PAAS_PUBLIC_PATHS (webhooks, which carry their own proof) are let in without a session, and
+so is the API (PAAS_API_PATHS), which asks the same membership question itself and answers
+JSON (api.authentication).
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class MembershipMiddleware:
         workspace = getattr(request, "workspace", None)
         if workspace is None:
             return self.get_response(request)
+        if request.path.startswith(settings.PAAS_API_PATHS):
+            return self.get_response(request)  # the API checks tokens and members itself
         if request.path.startswith(settings.PAAS_PUBLIC_PATHS):
             if workspace.suspended:
                 return HttpResponseForbidden("This workspace is suspended.",

@@ -8,8 +8,10 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.forms import ModelForm
 
-from tenants.models import DNS_LABEL, Domain, Membership, User, Workspace
+from tenants import audit
+from tenants.models import DNS_LABEL, AuditAction, Domain, Membership, User, Workspace
 from tenants.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -62,3 +64,12 @@ def delete_workspace(workspace: Workspace) -> None:
     domains freed at once (hosting's post_delete); each host's next monitor pass (within 15
     s) stops its processes, frees its ports and removes its files and Unix user."""
     workspace.delete()
+
+
+def rename_workspace(form: ModelForm) -> Workspace:
+    """Save a valid rename form of a workspace (the settings page, the API), audited."""
+    before = Workspace.objects.values_list("name", flat=True).get(pk=form.instance.pk)
+    workspace = form.save()
+    audit.record(AuditAction.SETTINGS_CHANGED, workspace, workspace=workspace, before=before,
+                 after=workspace.name)
+    return workspace

@@ -7,13 +7,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants import audit
 from tenants.access import allowed, requires
 from tenants.forms import WorkspaceDeleteForm, WorkspaceRenameForm
 from tenants.middleware import panel_url
-from tenants.models import AuditAction
 from tenants.roles import Action
-from tenants.services import delete_workspace
+from tenants.services import delete_workspace, rename_workspace
 
 
 def _page(request: HttpRequest, rename: WorkspaceRenameForm | None = None,
@@ -35,9 +33,7 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         request.workspace.name = before
         return _page(request, rename=form, status=400)
-    form.save()
-    audit.record(AuditAction.SETTINGS_CHANGED, request.workspace, before=before,
-                 after=request.workspace.name)
+    rename_workspace(form)
     messages.success(request, f"The workspace is now called {request.workspace.name}.")
     return redirect("workspace_settings")
 

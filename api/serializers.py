@@ -1,0 +1,129 @@
+"""What the API answers with (read-only serializers), and the shapes of the bodies it takes,
+for the OpenAPI schema. The bodies are validated by the pages' own forms (api.base.validated),
+so the write serializers here only describe them: their fields are the forms' fields."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from deployments.models import Deployment, Status
+from projects.domains import public_domain
+from projects.forms import ProjectForm, ServiceForm, ServiceSettingsForm
+from projects.models import Environment, Project, Service
+from tenants.forms import WorkspaceRenameForm
+from tenants.models import Workspace
+
+
+class WorkspaceSerializer(serializers.ModelSerializer):
+    hostname = serializers.CharField(read_only=True)
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workspace
+        fields = ["slug", "name", "hostname", "created_at", "role"]
+        read_only_fields = fields
+
+    def get_role(self, workspace: Workspace) -> str | None:
+        membership = getattr(self.context["request"]._request, "membership", None)
+        return membership.role if membership is not None else None
+
+
+class WorkspaceWriteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workspace
+        fields = WorkspaceRenameForm._meta.fields
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "created_at"]
+        read_only_fields = fields
+
+
+class ProjectWriteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ProjectForm._meta.fields
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Environment
+        fields = ["id", "project", "name", "created_at", "copied_from", "is_preview",
+                  "pull_request", "pull_request_repository", "head_branch"]
+        read_only_fields = fields
+
+
+class EnvironmentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63)
+    copy_of = serializers.IntegerField(help_text="id of the environment of the project to copy")
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="environment.project_id", read_only=True)
+    domains = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Service
+        fields = ["id", "project", "environment", "name", *ServiceSettingsForm._meta.fields,
+                  "domains", "active_deployment", "created_at"]
+        read_only_fields = fields
+
+    def get_domains(self, service: Service) -> list[str]:
+        return [public_domain(service), *service.custom_domains]
+
+
+class ServiceCreateSerializer(serializers.ModelSerializer):
+    environment = serializers.IntegerField(help_text="id of the environment")
+
+    class Meta:
+        model = Service
+        fields = ["environment", *ServiceForm._meta.fields]
+
+
+class ServiceSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ServiceSettingsForm._meta.fields
+        extra_kwargs = {name: {"required": False} for name in fields}
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Deployment
+        fields = ["id", "service", "number", "status", "trigger", "triggered_by", "commit_sha",
+                  "commit_message", "commit_author", "source_deployment", "runtime", "timings",
+                  "error_reason", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class DeploymentCreateSerializer(serializers.Serializer):
+    service = serializers.IntegerField(help_text="id of the service to deploy")
+
+
+class LogLineSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    stream = serializers.CharField()
+    phase = serializers.CharField()
+    timestamp = serializers.CharField()
+    text = serializers.CharField()
+    level = serializers.CharField()
+
+
+class LogPageSerializer(serializers.Serializer):
+    lines = LogLineSerializer(many=True)
+    has_more = serializers.BooleanField()
+    last_sequence = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,0 +1,116 @@
+"""The browser's way in (the session, with CSRF), the OpenAPI schema and its docs page, and
+the operators' create_api_token command."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import CommandError, call_command
+from django.test import Client
+from drf_spectacular.validation import validate_schema
+
+from api.models import ApiToken
+from api.tests.conftest import error_of, token_client
+from api.tokens import create_token, hash_token
+from api.urls import router
+
+ADDED_PATHS = {"/api/v1/", "/api/v1/projects/", "/api/v1/projects/{id}/",
+               "/api/v1/projects/{project_id}/environments/", "/api/v1/environments/{id}/",
+               "/api/v1/services/", "/api/v1/services/{id}/", "/api/v1/deployments/",
+               "/api/v1/deployments/{id}/", "/api/v1/deployments/{id}/cancel/",
+               "/api/v1/deployments/{id}/rollback/", "/api/v1/deployments/{id}/logs/"}
+
+
+def csrf_client(people, user) -> Client:
+    client = Client(HTTP_HOST=people.workspace_a.hostname, enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def test_a_session_write_without_the_csrf_token_is_403_json(people):
+    client = csrf_client(people, people.owner)
+    response = client.post("/api/v1/projects/", json.dumps({"name": "Blog"}),
+                           content_type="application/json")
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "permission_denied"
+    assert "CSRF" in error_of(response)["message"]
+
+
+def test_a_session_write_with_the_csrf_token_works_and_reads_need_none(people):
+    client = csrf_client(people, people.owner)
+    assert client.get("/api/v1/projects/").status_code == 200
+    page = client.get("/api/v1/docs/")  # the docs page sets the cookie and carries the token
+    token = client.cookies["csrftoken"].value
+    assert page.status_code == 200
+    response = client.post("/api/v1/projects/", json.dumps({"name": "Blog"}),
+                           content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201, response.content
+
+
+def test_a_token_needs_no_csrf_token(people):
+    client = Client(HTTP_HOST=people.workspace_a.hostname, enforce_csrf_checks=True)
+    _, token = create_token(people.workspace_a, people.admin, "ci", 7)
+    response = client.post("/api/v1/projects/", json.dumps({"name": "Blog"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 201
+
+
+def test_the_schema_is_openapi_3_with_every_endpoint(people, client_for):
+    response = client_for(people.member, people.workspace_a).get("/api/v1/schema/")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    validate_schema(schema)  # against the OpenAPI 3 JSON schema drf-spectacular ships
+    assert ADDED_PATHS <= set(schema["paths"])
+    assert set(schema["components"]["securitySchemes"]) == {"token", "session"}
+    assert router.registry  # the router's viewsets are all in it
+    yaml = client_for(people.member, people.workspace_a).get("/api/v1/schema/?format=yaml")
+    assert yaml.content.startswith(b"openapi: 3.")
+
+
+def test_the_docs_page_loads_its_assets_from_the_panel(people, client_for):
+    client = client_for(people.member, people.workspace_a)
+    page = client.get("/api/v1/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<style" not in html and "<script>" not in html and " style=" not in html
+    assets = [part.split('"')[0] for part in html.split('="/static/')[1:]]
+    assert {"drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+            "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", "js/api_docs.js"} <= set(
+        assets)
+    for asset in assets:  # the panel's own static files (WhiteNoise serves them)
+        assert finders.find(asset), asset
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"]
+
+
+def test_the_docs_page_is_for_members(people, client_for):
+    anonymous = client_for(None, people.workspace_a).get("/api/v1/docs/")
+    assert anonymous.status_code == 401 and error_of(anonymous)
+    outsider = client_for(people.outsider, people.workspace_a).get("/api/v1/docs/")
+    assert outsider.status_code == 404 and error_of(outsider)
+
+
+def test_create_api_token_prints_a_token_of_the_workspace(people):
+    out = io.StringIO()
+    call_command("create_api_token", "--workspace", "team-a", "--email", "MEMBER@a.example",
+                 "--name", "deploy script", "--days", "7", stdout=out)
+    token = out.getvalue().strip()
+    assert token.startswith("paas_") and len(token) == 48
+    row = ApiToken.objects.get(token_hash=hash_token(token))
+    assert (row.user, row.workspace, row.name) == (people.member, people.workspace_a,
+                                                   "deploy script")
+    assert token not in repr(ApiToken.objects.values())
+    response = token_client(people.workspace_a, token).get("/api/v1/")
+    assert response.json()["role"] == "member"
+    assert token_client(people.workspace_b, token).get("/api/v1/").status_code == 401
+
+
+@pytest.mark.parametrize(("workspace", "email"), [("team-a", "outsider@b.example"),
+                                                  ("nope", "owner@a.example"),
+                                                  ("team-a", "nobody@a.example")])
+def test_create_api_token_refuses_non_members(people, workspace, email):
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "--workspace", workspace, "--email", email)
