@@ -6,8 +6,10 @@ from rest_framework.routers import SimpleRouter
 from api import views_docs
 from api.errors import not_found
 from api.views_deployments import DeploymentViewSet
+from api.views_logs import ServiceLogsView
 from api.views_projects import EnvironmentViewSet, ProjectViewSet, WorkspaceView
 from api.views_services import ServiceViewSet
+from api.views_uploads import UploadView
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="api-project")
@@ -23,6 +25,8 @@ urlpatterns = [
     path("docs/", views_docs.docs, name="api-docs"),
     path("projects/<int:project_id>/environments/", environments, name="api-environments"),
     path("environments/<int:pk>/", environment, name="api-environment"),
+    path("services/<int:pk>/uploads/", UploadView.as_view(), name="api-uploads"),
+    path("services/<int:pk>/logs/", ServiceLogsView.as_view(), name="api-service-logs"),
     *router.urls,
     re_path(r"^.*$", not_found),
 ]
