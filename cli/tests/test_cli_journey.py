@@ -1,0 +1,103 @@
+"""The `paas` CLI as a user runs it, against the panel under uvicorn and a real worker: log
+in, link, `up` the sample Node app until it answers, status, logs, another `up`, rollback,
+and API errors as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django_tenants.utils import tenant_context
+
+from api.tokens import create_token
+from conftest import BASE_DIR, free_port, start_panel
+from deployments.models import Deployment, Status
+from deployments.tests import conftest as engine_fixtures
+from deployments.tests import sample_apps
+from deployments.tests.engine import get
+from projects.services import create_project, create_service
+
+test_apps_dir = engine_fixtures.test_apps_dir  # the run's PM2 home and apps directory
+worker = engine_fixtures.worker
+ws = engine_fixtures.ws
+
+
+@pytest.fixture
+def panel(ws):
+    port = free_port()
+    process = start_panel(port)
+    try:
+        yield f"http://{ws.hostname}:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def paas(directory, home, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("PAAS_") or key == "PAAS_CONNECT_ADDRESS"}
+    environment.update({"XDG_CONFIG_HOME": str(home), "NO_COLOR": "1",
+                        "PYTHONPATH": str(BASE_DIR), **(env or {})})
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=directory, env=environment,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_login_link_up_status_logs_rollback(ws, committed_db, panel, tmp_path):
+    with tenant_context(ws):
+        project = create_project("CLI journey")
+        create_service(project.environments.get(), "web")
+    _, token = create_token(ws, committed_db.owner, "cli", 7)
+    app, home = tmp_path / "app", tmp_path / "config"
+    app.mkdir()
+    for name, text in sample_apps.NODE_APP.items():
+        (app / name).write_text(text)
+    (app / ".gitignore").write_text("*.log\n")
+    (app / "debug.log").write_text("not uploaded")
+
+    logged = paas(app, home, "login", panel, "--token", token)
+    assert logged.returncode == 0, logged.stderr
+    assert token not in logged.stdout + logged.stderr
+    assert oct((home / "paas" / "config.json").stat().st_mode & 0o777) == "0o600"
+
+    linked = paas(app, home, "link", "--project", "CLI journey", "--service", "web")
+    assert linked.returncode == 0, linked.stderr
+    assert json.loads((app / ".paas.json").read_text())["service_name"] == "web"
+
+    first = paas(app, home, "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "npm ci" in first.stdout and "is live" in first.stdout
+    status = json.loads(paas(app, home, "status", "--json").stdout)
+    active = status["active_deployment"]
+    assert active["status"] == "active" and active["trigger"] == "cli"
+    with tenant_context(ws):
+        deployment = Deployment.objects.get(pk=active["id"])
+        assert deployment.source_archive.files == len(sample_apps.NODE_APP) + 1  # .gitignore
+    assert get(deployment.port)[1]["deployment"] == str(deployment.pk)
+
+    build = paas(app, home, "logs", "--build", "--json")
+    assert build.returncode == 0, build.stderr
+    assert any("npm ci" in json.loads(line)["text"] for line in build.stdout.splitlines())
+    assert paas(app, home, "logs", "--since", "1h").returncode == 0
+
+    second = paas(app, home, "up", "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["status"] == "active"
+
+    back = paas(app, home, "rollback", f"#{active['number']}")
+    assert back.returncode == 0, back.stdout + back.stderr
+    with tenant_context(ws):
+        latest = Deployment.objects.filter(service__name="web",
+                                           service__environment__project=project).first()
+        assert latest.status == Status.ACTIVE and latest.trigger == "rollback"
+
+    refused = paas(app, home, "logs", "--deployment", "999999")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "deployment" in refused.stderr
+    bad_token = paas(app, home, "status", env={"PAAS_TOKEN": "paas_nope"})
+    assert bad_token.returncode == 1 and bad_token.stderr.startswith("error: 401 ")
+    assert bad_token.stderr.count("\n") == 1 and "paas_nope" not in bad_token.stderr
+    assert settings.PAAS_DOMAIN in panel
