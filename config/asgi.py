@@ -1,6 +1,8 @@
 """ASGI entry point: Django for HTTP, Channels for WebSockets (DESIGN.md §3, §6). The bodies
-of the public paths (webhooks) are capped while they arrive (core.bodylimit)."""
+of the public paths (webhooks) and of the API (uploads) are capped while they arrive
+(core.bodylimit)."""
 
+import json
 import os
 
 from django.core.asgi import get_asgi_application
@@ -17,10 +19,18 @@ from config.urls_websocket import websocket_urlpatterns  # noqa: E402
 from core.bodylimit import BodyLimitMiddleware  # noqa: E402
 from tenants.asgi import WorkspaceScopeMiddleware  # noqa: E402
 
+# The API's largest bodies are uploads; past PAAS_UPLOAD_MAX_BYTES it answers in its format.
+API_TOO_LARGE = (b"application/json", json.dumps({"error": {
+    "code": "too_large", "fields": {},
+    "message": f"The request body is over {settings.PAAS_UPLOAD_MAX_BYTES} bytes "
+               "(PAAS_UPLOAD_MAX_BYTES)."}}).encode())
+
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimitMiddleware(django_asgi_app, settings.PAAS_PUBLIC_PATHS,
-                                    settings.GITHUB_WEBHOOK_MAX_BYTES),
+        "http": BodyLimitMiddleware(
+            BodyLimitMiddleware(django_asgi_app, settings.PAAS_PUBLIC_PATHS,
+                                settings.GITHUB_WEBHOOK_MAX_BYTES),
+            settings.PAAS_API_PATHS, settings.PAAS_UPLOAD_MAX_BYTES, API_TOO_LARGE),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(WorkspaceScopeMiddleware(URLRouter(websocket_urlpatterns)))
         ),

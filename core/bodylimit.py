@@ -33,10 +33,13 @@ def declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    """Requests under one of `prefixes` may send at most `max_bytes` of body."""
+    """Requests under one of `prefixes` may send at most `max_bytes` of body; past it they
+    get 413 with `answer` (content type, body): plain text unless told otherwise."""
 
-    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], max_bytes: int,
+                 answer: tuple[bytes, bytes] = (b"text/plain", TOO_LARGE)) -> None:
         self.app, self.prefixes, self.max_bytes = app, prefixes, max_bytes
+        self.answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefixes):
@@ -44,7 +47,7 @@ class BodyLimitMiddleware:
             return
         length = declared_length(scope)
         if length is not None and length > self.max_bytes:
-            await refuse(send)
+            await refuse(send, self.answer)
             return
         refused = False
         received = 0
@@ -58,7 +61,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     refused = True
-                    await refuse(send)
+                    await refuse(send, self.answer)
                     return {"type": "http.disconnect"}
             return message
 
@@ -69,8 +72,9 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, guarded_send)
 
 
-async def refuse(send: Send) -> None:
+async def refuse(send: Send, answer: tuple[bytes, bytes] = (b"text/plain", TOO_LARGE)) -> None:
+    content_type, body = answer
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"text/plain"), (b"connection", b"close"),
-                            (b"content-length", str(len(TOO_LARGE)).encode())]})
-    await send({"type": "http.response.body", "body": TOO_LARGE})
+                "headers": [(b"content-type", content_type), (b"connection", b"close"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
