@@ -127,3 +127,25 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+class VariableSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+    value = serializers.CharField(required=False, help_text=(
+        "only with ?reveal=true, for owners and admins (each reveal is in the audit log)"))
+
+
+class VariableValueSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class VariablesChangedSerializer(serializers.Serializer):
+    set = serializers.ListField(child=serializers.CharField(), help_text="keys set")
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="keys deleted")
+    applied = serializers.IntegerField(help_text="how many changes took effect")
+
+
+class ResolvedVariablesSerializer(serializers.Serializer):
+    service = serializers.IntegerField()
+    variables = serializers.DictField(child=serializers.CharField())

@@ -8,6 +8,11 @@ from api.errors import not_found
 from api.views_deployments import DeploymentViewSet
 from api.views_projects import EnvironmentViewSet, ProjectViewSet, WorkspaceView
 from api.views_services import ServiceViewSet
+from api.views_variables import (
+    EnvironmentVariableViewSet,
+    ServiceResolvedViewSet,
+    VariableViewSet,
+)
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="api-project")
@@ -17,12 +22,29 @@ router.register("deployments", DeploymentViewSet, basename="api-deployment")
 environments = EnvironmentViewSet.as_view({"get": "list", "post": "create"})
 environment = EnvironmentViewSet.as_view({"get": "retrieve"})
 
+# Variables, members, invitations, webhook deliveries (issue 13, step 2).
+VARIABLES = {"get": "list", "patch": "bulk_update"}
+VARIABLE = {"put": "update", "delete": "destroy"}
+resources = [
+    path("services/<int:owner_id>/variables/", VariableViewSet.as_view(VARIABLES),
+         name="api-service-variables"),
+    path("services/<int:owner_id>/variables/resolved/", ServiceResolvedViewSet.as_view(
+        {"get": "resolved", **VARIABLE}), {"key": "resolved"}, name="api-service-resolved"),
+    path("services/<int:owner_id>/variables/<str:key>/", VariableViewSet.as_view(VARIABLE),
+         name="api-service-variable"),
+    path("environments/<int:owner_id>/variables/",
+         EnvironmentVariableViewSet.as_view(VARIABLES), name="api-environment-variables"),
+    path("environments/<int:owner_id>/variables/<str:key>/",
+         EnvironmentVariableViewSet.as_view(VARIABLE), name="api-environment-variable"),
+]
+
 urlpatterns = [
     path("", WorkspaceView.as_view(), name="api-workspace"),
     path("schema/", views_docs.SchemaView.as_view(), name="api-schema"),
     path("docs/", views_docs.docs, name="api-docs"),
     path("projects/<int:project_id>/environments/", environments, name="api-environments"),
     path("environments/<int:pk>/", environment, name="api-environment"),
+    *resources,
     *router.urls,
     re_path(r"^.*$", not_found),
 ]

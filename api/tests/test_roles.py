@@ -13,6 +13,7 @@ from api.models import ApiToken
 from api.tests.conftest import CALLERS, ROLE_OF, error_of, session_client, token_client
 from api.tokens import create_token
 from projects.services import create_project
+from projects.variables import set_now
 from tenants.roles import Action, can
 
 # (method, path, body, the Action it needs); {p}, {e}, {s}, {d}: the objects' ids.
@@ -40,7 +41,28 @@ ENDPOINTS = [
     ("POST", "/api/v1/deployments/{d}/cancel/", None, Action.DEPLOY),
     ("POST", "/api/v1/deployments/{d}/rollback/", None, Action.DEPLOY),
     ("GET", "/api/v1/deployments/{d}/logs/", None, Action.READ_LOGS),
+    ("GET", "/api/v1/services/{s}/variables/", None, Action.VIEW),
+    ("GET", "/api/v1/services/{s}/variables/?reveal=true", None, Action.READ_SECRETS),
+    ("PATCH", "/api/v1/services/{s}/variables/", {"A": "1", "EXISTING": None},
+     Action.EDIT_VARIABLES),
+    ("PUT", "/api/v1/services/{s}/variables/A/", {"value": "1"}, Action.EDIT_VARIABLES),
+    ("DELETE", "/api/v1/services/{s}/variables/EXISTING/", None, Action.EDIT_VARIABLES),
+    ("GET", "/api/v1/services/{s}/variables/resolved/", None, Action.READ_SECRETS),
+    ("GET", "/api/v1/environments/{e}/variables/", None, Action.VIEW),
+    ("GET", "/api/v1/environments/{e}/variables/?reveal=true", None, Action.READ_SECRETS),
+    ("PATCH", "/api/v1/environments/{e}/variables/", {"A": "1"}, Action.EDIT_VARIABLES),
+    ("PUT", "/api/v1/environments/{e}/variables/A/", {"value": "1"}, Action.EDIT_VARIABLES),
+    ("DELETE", "/api/v1/environments/{e}/variables/EXISTING/", None, Action.EDIT_VARIABLES),
 ]
+
+
+@pytest.fixture
+def world(people, objects):
+    """The objects, with a variable EXISTING on the service and shared in the environment."""
+    with tenant_context(people.workspace_a):
+        for owner in (objects.service, objects.environment):
+            set_now(owner, {"EXISTING": "x"}, people.owner)
+    return objects
 
 
 def ids_of(objects) -> dict[str, int]:
@@ -59,8 +81,8 @@ def filled(value, ids):
 @pytest.mark.parametrize("name", CALLERS)
 @pytest.mark.parametrize(("method", "path", "data", "action"), ENDPOINTS,
                          ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
-def test_role_matrix(people, objects, caller, name, method, path, data, action):
-    ids = ids_of(objects)
+def test_role_matrix(people, world, caller, name, method, path, data, action):
+    ids = ids_of(world)
     response = caller(name).call(method, path.format(**ids), filled(data, ids))
     role = ROLE_OF.get(name)
     if role is None:
@@ -99,7 +121,9 @@ def test_a_token_whose_user_left_the_workspace_is_refused(people, objects, calle
 
 @pytest.mark.parametrize("path", ["/api/v1/projects/{}/", "/api/v1/services/{}/",
                                   "/api/v1/deployments/{}/", "/api/v1/environments/{}/",
-                                  "/api/v1/deployments/{}/logs/"])
+                                  "/api/v1/deployments/{}/logs/",
+                                  "/api/v1/services/{}/variables/",
+                                  "/api/v1/environments/{}/variables/"])
 def test_objects_of_another_workspace_are_404_whatever_the_id(people, objects, caller, path):
     with tenant_context(people.workspace_b):
         other = create_project("Theirs")

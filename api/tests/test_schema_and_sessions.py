@@ -21,7 +21,12 @@ ADDED_PATHS = {"/api/v1/", "/api/v1/projects/", "/api/v1/projects/{id}/",
                "/api/v1/projects/{project_id}/environments/", "/api/v1/environments/{id}/",
                "/api/v1/services/", "/api/v1/services/{id}/", "/api/v1/deployments/",
                "/api/v1/deployments/{id}/", "/api/v1/deployments/{id}/cancel/",
-               "/api/v1/deployments/{id}/rollback/", "/api/v1/deployments/{id}/logs/"}
+               "/api/v1/deployments/{id}/rollback/", "/api/v1/deployments/{id}/logs/",
+               "/api/v1/services/{owner_id}/variables/",
+               "/api/v1/services/{owner_id}/variables/{key}/",
+               "/api/v1/services/{owner_id}/variables/resolved/",
+               "/api/v1/environments/{owner_id}/variables/",
+               "/api/v1/environments/{owner_id}/variables/{key}/"}
 
 
 def csrf_client(people, user) -> Client:
