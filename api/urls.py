@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api import views_docs
 from api.errors import not_found
 from api.views_deployments import DeploymentViewSet
+from api.views_members import InvitationViewSet, MemberViewSet
 from api.views_projects import EnvironmentViewSet, ProjectViewSet, WorkspaceView
 from api.views_services import ServiceViewSet
 from api.views_variables import (
@@ -13,6 +14,7 @@ from api.views_variables import (
     ServiceResolvedViewSet,
     VariableViewSet,
 )
+from api.views_webhooks import WebhookDeliveryViewSet
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="api-project")
@@ -23,6 +25,9 @@ environments = EnvironmentViewSet.as_view({"get": "list", "post": "create"})
 environment = EnvironmentViewSet.as_view({"get": "retrieve"})
 
 # Variables, members, invitations, webhook deliveries (issue 13, step 2).
+router.register("members", MemberViewSet, basename="api-member")
+router.register("invitations", InvitationViewSet, basename="api-invitation")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="api-webhook-delivery")
 VARIABLES = {"get": "list", "patch": "bulk_update"}
 VARIABLE = {"put": "update", "delete": "destroy"}
 resources = [
