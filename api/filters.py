@@ -1,6 +1,7 @@
 """`?ordering=` by a whitelist (each view's `ordering_fields`, `-` for descending), with a
 stable default (`default_ordering`, then the id); and each view's exact filters
-(`filter_fields`: query parameter → lookup), ids as whole numbers and statuses as choices."""
+(`filter_fields`: query parameter → lookup), ids as whole numbers, statuses as choices and
+names (`filter_text`) as given."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ class ExactFilter(BaseFilterBackend):
             value = request.query_params.get(param)
             if value is None or value == "":
                 continue
-            if param in choices:
+            if param in getattr(view, "filter_text", ()):
+                pass
+            elif param in choices:
                 if value not in choices[param]:
                     raise exceptions.ValidationError(
                         {param: [f"One of {', '.join(choices[param])}."]})
@@ -58,7 +61,8 @@ class ExactFilter(BaseFilterBackend):
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
         choices = getattr(view, "filter_choices", {})
+        text = getattr(view, "filter_text", ())
         return [{"name": param, "in": "query", "required": False,
                  "schema": ({"type": "string", "enum": choices[param]} if param in choices
-                            else {"type": "integer"})}
+                            else {"type": "string"} if param in text else {"type": "integer"})}
                 for param in getattr(view, "filter_fields", {})]

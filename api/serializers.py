@@ -7,11 +7,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from deployments.models import Deployment, Status
+from github.models import WebhookDelivery
 from projects.domains import public_domain
 from projects.forms import ProjectForm, ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Project, Service
 from tenants.forms import WorkspaceRenameForm
-from tenants.models import Workspace
+from tenants.invitations import INVITABLE
+from tenants.members import ASSIGNABLE
+from tenants.models import Invitation, Membership, Workspace
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):
@@ -127,3 +130,72 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+class VariableSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+    value = serializers.CharField(required=False, help_text=(
+        "only with ?reveal=true, for owners and admins (each reveal is in the audit log)"))
+
+
+class VariableValueSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class VariablesChangedSerializer(serializers.Serializer):
+    set = serializers.ListField(child=serializers.CharField(), help_text="keys set")
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="keys deleted")
+    applied = serializers.IntegerField(help_text="how many changes took effect")
+
+
+class ResolvedVariablesSerializer(serializers.Serializer):
+    service = serializers.IntegerField()
+    variables = serializers.DictField(child=serializers.CharField())
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="user.get_full_name", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "name", "email", "role", "joined_at"]
+        read_only_fields = fields
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=[role.value for role in ASSIGNABLE])
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True,
+                                        allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "invited_by", "created_at", "expires_at"]
+        read_only_fields = fields
+
+
+class InvitationSentSerializer(InvitationSerializer):
+    link = serializers.CharField(read_only=True, help_text=(
+        "the link sent by email, to share another way (shown once, as on the Members page)"))
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "link"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=[role.value for role in INVITABLE], required=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "received_at", "event", "action", "delivery_id", "repository",
+                  "summary", "outcome", "message", "deployments", "handled_at"]
+        read_only_fields = fields

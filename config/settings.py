@@ -490,11 +490,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PaaS panel API",
-    "DESCRIPTION": "A workspace's projects, environments, services and deployments.",
+    "DESCRIPTION": "A workspace's projects, environments, services, deployments, variables, "
+                   "members, invitations and webhook deliveries.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "tenants.roles.Role",
+                            "AssignableRoleEnum": ["admin", "member"]},
 }
 
 RESERVED_WORKSPACE_SLUGS = frozenset(

@@ -6,6 +6,7 @@ encrypted at rest (core.crypto) while staged and applied.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -20,7 +21,7 @@ from projects.models import (
     VariableReveal,
     owner_filter,
 )
-from projects.references import SHARED, Resolver
+from projects.references import SHARED, Resolver, resolve_service
 from projects.validators import reserved_key_reason, validate_unreserved_key
 from tenants import audit
 from tenants.models import AuditAction, User
@@ -120,9 +121,13 @@ def staged_diff(owner: Owner) -> list[Change]:
 
 @transaction.atomic
 @sensitive_variables()  # innermost: it guards the frame right below it
-def apply_staged(owner: Owner) -> int:
-    """Apply every staged change of the owner at once; return how many were applied."""
-    changes = list(StagedChange.objects.select_for_update().filter(**owner_filter(owner)))
+def apply_staged(owner: Owner, keys: Collection[str] | None = None) -> int:
+    """Apply every staged change of the owner at once (or those of `keys` only); return how
+    many were applied."""
+    staged = StagedChange.objects.select_for_update().filter(**owner_filter(owner))
+    if keys is not None:
+        staged = staged.filter(key__in=keys)
+    changes = list(staged)
     for change in changes:
         rows = Variable.objects.filter(**owner_filter(owner), key=change.key)
         if change.action == StagedChange.DELETE:
@@ -137,6 +142,18 @@ def apply_staged(owner: Owner) -> int:
                      set=sorted(c.key for c in changes if c.action != StagedChange.DELETE),
                      deleted=sorted(c.key for c in changes if c.action == StagedChange.DELETE))
     return len(changes)
+
+
+@transaction.atomic
+@sensitive_variables()  # innermost: it guards the frame right below it
+def set_now(owner: Owner, values: Mapping[str, str | None], user: User) -> int:
+    """Set each key to its value, or delete it (None), at once: staged and applied as
+    "Apply" does (one audit event, keys only), leaving others' staged changes of other keys
+    staged. The caller validated the keys and values (the page's VariableForm)."""
+    current = current_values(owner)
+    for key in sorted(values):
+        _stage(owner, key, values[key], current, user.email)
+    return apply_staged(owner, keys=list(values))
 
 
 def reference_problems(owner: Owner, *, staged: bool = False) -> list[str]:
@@ -173,3 +190,15 @@ def reveal_all(owner: Owner, user: User) -> dict[str, str]:
     )
     audit.record(AuditAction.SECRET_REVEALED, owner, user=user, key=ALL_KEYS)
     return pending_values(owner)
+
+
+@sensitive_variables()
+def reveal_resolved(service: Service, user: User) -> dict[str, str]:
+    """What a deployment of the service would run with now (references resolved, platform
+    variables included), recorded as one reveal of all its keys. VariableReferenceError if a
+    reference does not resolve."""
+    values = resolve_service(service)
+    VariableReveal.objects.create(owner_type="service", owner_id=service.pk, key=ALL_KEYS,
+                                  user_id=user.pk, user_email=user.email)
+    audit.record(AuditAction.SECRET_REVEALED, service, user=user, key=ALL_KEYS, resolved=True)
+    return values

@@ -12,7 +12,10 @@ from django_tenants.utils import tenant_context
 from api.models import ApiToken
 from api.tests.conftest import CALLERS, ROLE_OF, error_of, session_client, token_client
 from api.tokens import create_token
+from github.models import WebhookDelivery
 from projects.services import create_project
+from projects.variables import set_now
+from tenants.invitations import invite
 from tenants.roles import Action, can
 
 # (method, path, body, the Action it needs); {p}, {e}, {s}, {d}: the objects' ids.
@@ -40,12 +43,59 @@ ENDPOINTS = [
     ("POST", "/api/v1/deployments/{d}/cancel/", None, Action.DEPLOY),
     ("POST", "/api/v1/deployments/{d}/rollback/", None, Action.DEPLOY),
     ("GET", "/api/v1/deployments/{d}/logs/", None, Action.READ_LOGS),
+    ("GET", "/api/v1/services/{s}/variables/", None, Action.VIEW),
+    ("GET", "/api/v1/services/{s}/variables/?reveal=true", None, Action.READ_SECRETS),
+    ("PATCH", "/api/v1/services/{s}/variables/", {"A": "1", "EXISTING": None},
+     Action.EDIT_VARIABLES),
+    ("PUT", "/api/v1/services/{s}/variables/A/", {"value": "1"}, Action.EDIT_VARIABLES),
+    ("DELETE", "/api/v1/services/{s}/variables/EXISTING/", None, Action.EDIT_VARIABLES),
+    ("GET", "/api/v1/services/{s}/variables/resolved/", None, Action.READ_SECRETS),
+    ("GET", "/api/v1/environments/{e}/variables/", None, Action.VIEW),
+    ("GET", "/api/v1/environments/{e}/variables/?reveal=true", None, Action.READ_SECRETS),
+    ("PATCH", "/api/v1/environments/{e}/variables/", {"A": "1"}, Action.EDIT_VARIABLES),
+    ("PUT", "/api/v1/environments/{e}/variables/A/", {"value": "1"}, Action.EDIT_VARIABLES),
+    ("DELETE", "/api/v1/environments/{e}/variables/EXISTING/", None, Action.EDIT_VARIABLES),
+    ("GET", "/api/v1/members/", None, Action.VIEW),
+    ("GET", "/api/v1/members/{m}/", None, Action.VIEW),
+    ("PATCH", "/api/v1/members/{m}/", {"role": "admin"}, Action.MANAGE_MEMBERS),
+    ("DELETE", "/api/v1/members/{m}/", None, Action.MANAGE_MEMBERS),
+    ("POST", "/api/v1/members/{a}/transfer/", None, Action.TRANSFER_OWNERSHIP),
+    ("GET", "/api/v1/invitations/", None, Action.MANAGE_MEMBERS),
+    ("POST", "/api/v1/invitations/", {"email": "new@a.example", "role": "admin"},
+     Action.MANAGE_MEMBERS),
+    ("POST", "/api/v1/invitations/{i}/resend/", None, Action.MANAGE_MEMBERS),
+    ("DELETE", "/api/v1/invitations/{i}/", None, Action.MANAGE_MEMBERS),
+    ("GET", "/api/v1/webhook-deliveries/", None, Action.EDIT_WORKSPACE),
+    ("GET", "/api/v1/webhook-deliveries/?event=push&outcome=deployed", None,
+     Action.EDIT_WORKSPACE),
+    ("GET", "/api/v1/webhook-deliveries/{w}/", None, Action.EDIT_WORKSPACE),
 ]
 
 
-def ids_of(objects) -> dict[str, int]:
-    return {"p": objects.project.pk, "e": objects.environment.pk, "s": objects.service.pk,
-            "d": objects.deployment.pk}
+@pytest.fixture
+def world(people, objects):
+    """The objects, with a variable EXISTING on the service and shared in the environment, a
+    pending invitation and a webhook delivery; ids_of names them and the memberships."""
+    with tenant_context(people.workspace_a):
+        for owner in (objects.service, objects.environment):
+            set_now(owner, {"EXISTING": "x"}, people.owner)
+    invite(people.workspace_a, "invited@a.example", "member", people.owner, "http://panel")
+    WebhookDelivery.objects.create(workspace=people.workspace_a, delivery_id="d-1",
+                                   event="push", body_sha256="0" * 64, outcome="deployed")
+    return objects
+
+
+def ids_of(objects, people=None) -> dict[str, int]:
+    ids = {"p": objects.project.pk, "e": objects.environment.pk, "s": objects.service.pk,
+           "d": objects.deployment.pk}
+    if people is not None:
+        workspace = people.workspace_a
+        ids.update(
+            m=workspace.memberships.get(user=people.member).pk,
+            a=workspace.memberships.get(user=people.admin).pk,
+            i=workspace.invitations.pending().get().pk,
+            w=WebhookDelivery.objects.get(workspace=workspace).pk)
+    return ids
 
 
 def filled(value, ids):
@@ -59,8 +109,8 @@ def filled(value, ids):
 @pytest.mark.parametrize("name", CALLERS)
 @pytest.mark.parametrize(("method", "path", "data", "action"), ENDPOINTS,
                          ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
-def test_role_matrix(people, objects, caller, name, method, path, data, action):
-    ids = ids_of(objects)
+def test_role_matrix(people, world, caller, name, method, path, data, action):
+    ids = ids_of(world, people)
     response = caller(name).call(method, path.format(**ids), filled(data, ids))
     role = ROLE_OF.get(name)
     if role is None:
@@ -69,7 +119,7 @@ def test_role_matrix(people, objects, caller, name, method, path, data, action):
         error_of(response)
     elif can(role, action):
         # 409: allowed, but not possible in the deployment's state (no release to roll back to).
-        assert response.status_code in (200, 201, 202, 409), response.content
+        assert response.status_code in (200, 201, 202, 204, 409), response.content
         if response.status_code == 409:
             assert error_of(response)["code"] == "conflict"
     else:
@@ -99,7 +149,9 @@ def test_a_token_whose_user_left_the_workspace_is_refused(people, objects, calle
 
 @pytest.mark.parametrize("path", ["/api/v1/projects/{}/", "/api/v1/services/{}/",
                                   "/api/v1/deployments/{}/", "/api/v1/environments/{}/",
-                                  "/api/v1/deployments/{}/logs/"])
+                                  "/api/v1/deployments/{}/logs/",
+                                  "/api/v1/services/{}/variables/",
+                                  "/api/v1/environments/{}/variables/"])
 def test_objects_of_another_workspace_are_404_whatever_the_id(people, objects, caller, path):
     with tenant_context(people.workspace_b):
         other = create_project("Theirs")

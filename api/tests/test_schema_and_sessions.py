@@ -21,7 +21,16 @@ ADDED_PATHS = {"/api/v1/", "/api/v1/projects/", "/api/v1/projects/{id}/",
                "/api/v1/projects/{project_id}/environments/", "/api/v1/environments/{id}/",
                "/api/v1/services/", "/api/v1/services/{id}/", "/api/v1/deployments/",
                "/api/v1/deployments/{id}/", "/api/v1/deployments/{id}/cancel/",
-               "/api/v1/deployments/{id}/rollback/", "/api/v1/deployments/{id}/logs/"}
+               "/api/v1/deployments/{id}/rollback/", "/api/v1/deployments/{id}/logs/",
+               "/api/v1/services/{owner_id}/variables/",
+               "/api/v1/services/{owner_id}/variables/{key}/",
+               "/api/v1/services/{owner_id}/variables/resolved/",
+               "/api/v1/environments/{owner_id}/variables/",
+               "/api/v1/environments/{owner_id}/variables/{key}/",
+               "/api/v1/members/", "/api/v1/members/{id}/", "/api/v1/members/{id}/transfer/",
+               "/api/v1/invitations/", "/api/v1/invitations/{id}/",
+               "/api/v1/invitations/{id}/resend/", "/api/v1/webhook-deliveries/",
+               "/api/v1/webhook-deliveries/{id}/"}
 
 
 def csrf_client(people, user) -> Client:
@@ -69,6 +78,16 @@ def test_the_schema_is_openapi_3_with_every_endpoint(people, client_for):
     assert router.registry  # the router's viewsets are all in it
     yaml = client_for(people.member, people.workspace_a).get("/api/v1/schema/?format=yaml")
     assert yaml.content.startswith(b"openapi: 3.")
+
+
+def test_the_schema_describes_no_secret_and_resolved_reads_only(people, client_for):
+    schema = json.loads(client_for(people.admin, people.workspace_a).get(
+        "/api/v1/schema/").content)
+    assert set(schema["paths"]["/api/v1/services/{owner_id}/variables/resolved/"]) == {"get"}
+    components = schema["components"]["schemas"]
+    assert "payload" not in components["WebhookDelivery"]["properties"]
+    assert "token_hash" not in components["Invitation"]["properties"]
+    assert "link" in components["InvitationSent"]["properties"]
 
 
 def test_the_docs_page_loads_its_assets_from_the_panel(people, client_for):
