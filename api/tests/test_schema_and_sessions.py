@@ -133,3 +133,20 @@ def test_create_api_token_prints_a_token_of_the_workspace(people):
 def test_create_api_token_refuses_non_members(people, workspace, email):
     with pytest.raises(CommandError):
         call_command("create_api_token", "--workspace", workspace, "--email", email)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deployments/1.5/cancel/",
+                                  "/api/v1/services/-3/variables/", "/api/v1/nothing/"])
+def test_a_token_write_to_no_endpoint_is_the_json_404_not_the_csrf_checks_html_403(people,
+                                                                                  path):
+    """Found by schemathesis: a negative or fractional id names no endpoint, and the
+    catch-all 404 view was behind Django's CSRF check, which answered a token's POST, PATCH,
+    PUT or DELETE there with its HTML 403 page."""
+    _, token = create_token(people.workspace_a, people.owner, "ci", 7)
+    client = Client(HTTP_HOST=people.workspace_a.hostname, enforce_csrf_checks=True,
+                    HTTP_AUTHORIZATION=f"Bearer {token}")
+    for method in ("post", "patch", "put", "delete"):
+        response = getattr(client, method)(path, "{}", content_type="application/json")
+        assert response.status_code == 404, (method, response.content[:100])
+        assert error_of(response)["code"] == "not_found"
+
