@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from api.base import WorkspaceViewSet, body_of
 from api.errors import Conflict
 from api.pagination import int_param
+from api.schema import CONFLICT
 from api.serializers import DeploymentCreateSerializer, DeploymentSerializer, LogPageSerializer
 from deployments.logview import lines_after
 from deployments.models import Deployment, Status, Trigger
@@ -41,7 +42,8 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
     def get_queryset(self):  # noqa: ANN201
         return Deployment.objects.visible()
 
-    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer})
+    @extend_schema(request=DeploymentCreateSerializer,
+                   responses={201: DeploymentSerializer, 409: CONFLICT})
     def create(self, request: Request) -> Response:
         """Deploy the head of the service's branch, as the Deploy button does."""
         data = body_of(request, ["service"])
@@ -58,7 +60,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
             raise Conflict(str(error)) from None
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={202: DeploymentSerializer})
+    @extend_schema(request=None, responses={202: DeploymentSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancel a queued, building or deploying deployment (409 otherwise)."""
@@ -70,7 +72,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
         deployment.refresh_from_db()
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={201: DeploymentSerializer})
+    @extend_schema(request=None, responses={201: DeploymentSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def rollback(self, request: Request, pk: str) -> Response:
         """A new deployment that starts this one's release again, without a rebuild."""

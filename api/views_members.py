@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from api.base import WorkspaceViewSet, body_of, form_data, validated
 from api.errors import Conflict
+from api.schema import CONFLICT
 from api.serializers import (
     InvitationCreateSerializer,
     InvitationSentSerializer,
@@ -58,7 +59,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceV
     def actor(self) -> Membership:
         return self.request._request.membership
 
-    @extend_schema(request=MemberRoleSerializer, responses=MemberSerializer)
+    @extend_schema(request=MemberRoleSerializer, responses={200: MemberSerializer, 409: CONFLICT})
     def partial_update(self, request: Request, pk: str) -> Response:
         """Make another member an admin or a member (not the owner, not yourself)."""
         target = self.get_object()
@@ -68,14 +69,14 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceV
         _change(lambda: members.change_role(self.actor(), target, role))
         return Response(MemberSerializer(target).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 409: CONFLICT})
     def destroy(self, request: Request, pk: str) -> Response:
         """Remove another member (not the owner): their access ends at once."""
         target = self.get_object()
         _change(lambda: members.remove_member(self.actor(), target))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=MemberSerializer)
+    @extend_schema(request=None, responses={200: MemberSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def transfer(self, request: Request, pk: str) -> Response:
         """Hand the workspace over to this admin (the owner only); you become an admin."""

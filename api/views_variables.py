@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from api.base import WorkspaceViewSet, body_of
 from api.errors import Conflict
+from api.schema import CONFLICT
 from api.serializers import (
     ResolvedVariablesSerializer,
     VariablesChangedSerializer,
@@ -167,7 +168,7 @@ class ServiceResolvedViewSet(VariableViewSet):
     """`services/{id}/variables/resolved/`: GET is what a deployment would run with; PUT and
     DELETE still reach a variable named `resolved` (left out of the schema there)."""
 
-    @extend_schema(responses=ResolvedVariablesSerializer)
+    @extend_schema(responses={200: ResolvedVariablesSerializer, 409: CONFLICT})
     @sensitive_variables()
     def resolved(self, request: Request, owner_id: str, key: str = "") -> Response:
         """The values a deployment of the service would get now: references resolved,
