@@ -45,7 +45,8 @@ class WorkspaceView(APIView):
     def patch(self, request: Request) -> Response:
         data = body_of(request, WorkspaceRenameForm._meta.fields)
         instance = Workspace.objects.get(pk=request._request.workspace.pk)
-        form = validated(WorkspaceRenameForm(form_data(data), instance=instance))
+        current = {"name": instance.name}  # what is not sent keeps its value, as for projects
+        form = validated(WorkspaceRenameForm(form_data({**current, **data}), instance=instance))
         workspace = rename_workspace(form)
         request._request.workspace.name = workspace.name
         return Response(WorkspaceSerializer(workspace, context={"request": request}).data)

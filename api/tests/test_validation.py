@@ -79,6 +79,17 @@ def test_settings_change_what_is_sent_and_keep_the_rest(people, objects, caller)
     assert response.json()["domains"][0].endswith(".apps.localhost")
 
 
+def test_a_workspace_patch_without_a_name_keeps_it(people, caller):
+    """Found by schemathesis: the schema makes `name` optional in a PATCH of the workspace,
+    but `{}` was 400 ("This field is required"); now what is not sent is kept, as for
+    projects and services. An empty name is still refused."""
+    owner = caller("owner_token")
+    response = owner.call("PATCH", "/api/v1/", {})
+    assert response.status_code == 200, response.content
+    assert response.json()["name"] == "Team A"
+    assert "name" in refused_fields(owner.call("PATCH", "/api/v1/", {"name": ""}))
+
+
 @pytest.mark.parametrize(("path", "data"), [
     ("/api/v1/projects/", {"name": "Blog", "deleting": True}),
     ("/api/v1/services/", {"environment": 1, "name": "api", "custom_domains": ["x.com"]}),
