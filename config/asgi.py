@@ -1,9 +1,11 @@
 """ASGI entry point: Django for HTTP, Channels for WebSockets (DESIGN.md §3, §6). The bodies
-of the public paths (webhooks) are capped while they arrive (core.bodylimit)."""
+of the public paths (webhooks) are capped while they arrive (core.bodylimit). Django's
+middleware and views run as one synchronous call per request, in a reused thread
+(core.asgihandler)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from core.asgihandler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
@@ -26,3 +28,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+

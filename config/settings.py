@@ -328,7 +328,8 @@ ASGI_APPLICATION = "config.asgi.application"
 # connection is closed, so a connection back from the pool never answers in its last user's
 # schema (config/tests/test_database_pool.py). Dramatiq forks its workers before any
 # connection is made. The tests use the pool too. PAAS_DB_POOL_SIZE=0: no pool; each thread
-# keeps its connection PAAS_DB_CONN_MAX_AGE seconds.
+# keeps its connection PAAS_DB_CONN_MAX_AGE seconds (the web process reuses its request
+# threads, core.asgihandler, so theirs are reused too).
 PAAS_DB_POOL_SIZE = env_int("PAAS_DB_POOL_SIZE", 10)
 DATABASES = {
     "default": dj_database_url.parse(

@@ -1,7 +1,7 @@
 """Database connections: the pool (PAAS_DB_POOL_SIZE) lends each request, consumer call and
 message a connection, and a connection back in the pool never keeps a workspace's schema for
-its next user; the web server under 60 requests at once answers them all with the pool's
-connections."""
+its next user; the web server under 60 requests at once answers them all with a bounded
+number of connections, pooled or (without the pool) kept in its reused threads."""
 
 from __future__ import annotations
 
@@ -147,3 +147,19 @@ def test_sixty_requests_at_once_share_the_pool(two_teams):
         process.wait(10)
     assert 1 <= most <= 3
 
+
+def test_without_the_pool_kept_connections_are_reused_not_piled_up(two_teams):
+    """PAAS_DB_POOL_SIZE=0 and connections kept a minute: each request's thread keeps its
+    connection, and the next requests reuse the threads (before, every request had a new
+    thread, and the connections of the gone ones stayed open until garbage-collected)."""
+    application = f"kept-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    process = start_panel(port, PAAS_DB_POOL_SIZE="0", PAAS_DB_CONN_MAX_AGE="60",
+                          PGAPPNAME=application)
+    try:
+        most = [burst(port, two_teams, application) for _ in range(3)]
+    finally:
+        process.terminate()
+        process.wait(10)
+    # At most one connection per request at once, however many requests came.
+    assert max(most) <= CONCURRENT
