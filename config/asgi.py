@@ -3,6 +3,7 @@ of the public paths (webhooks) are capped while they arrive (core.bodylimit). Dj
 middleware and views run as one synchronous call per request, in a reused thread
 (core.asgihandler)."""
 
+import gc
 import os
 
 from core.asgihandler import get_asgi_application
@@ -29,3 +30,10 @@ application = ProtocolTypeRouter(
     }
 )
 
+
+# What start-up made (modules, settings, URL patterns, models' metadata) lives as long as the
+# process: the garbage collector leaves it alone from now on. Its full collections went
+# through those 120,000 objects every time, 100-200 ms during which every request of the
+# worker waited (the webhook benchmark's p99); now about 10,000.
+gc.collect()
+gc.freeze()
