@@ -108,10 +108,14 @@ def shipper(env: dict[str, str], log: Path) -> Iterator[None]:
 def panel_server(env: dict[str, str], log: Path) -> Iterator[int]:
     """The panel's web process on a free port, started as production starts it (config.web:
     PAAS_WEB_WORKERS uvicorn processes serving config.asgi, HTTP and WebSocket, with the access
-    log); yields the port."""
+    log) and configured as production is (DEBUG off, HTTPS behind a proxy: plain HTTP
+    requests need X-Forwarded-Proto: https; LOG_LEVEL INFO); yields the port."""
     port = free_port()
     argv = [sys.executable, "-m", "config.web"]
-    env = {**env, "PANEL_PORT": str(port)}
+    production = {"DEBUG": "0", "PAAS_HTTPS": "1", "SECRET_KEY": settings.SECRET_KEY,
+                  "PAAS_ENCRYPTION_KEYS": settings.PAAS_ENCRYPTION_KEYS,
+                  "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "INFO", "PANEL_PORT": str(port)}
+    env = {**env, **production}
     with background(argv, env, log) as process:
         # Every worker listening (a socket each): connections opened earlier would all go to
         # the first.
