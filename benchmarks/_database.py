@@ -17,6 +17,10 @@ def temporary_database(name: str) -> Iterator[None]:
     if old_name == name:
         raise RuntimeError(f"The panel's own database is called {name}; not touching it.")
     test_settings["NAME"] = name
+    # A connection pool opened before (another benchmark of this run) holds connections to the
+    # panel's database, and would keep handing them out once NAME names the new one.
+    connection.close()
+    connection.close_pool()
     try:
         connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
         yield

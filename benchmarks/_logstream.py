@@ -24,6 +24,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from benchmarks.deploy import background, free_port
+from config import web
 
 SEQUENCE = re.compile(rb'data-sequence="(\d+)"')
 PROBE = re.compile(rb"latency probe (\d{19})")
@@ -105,21 +106,26 @@ def shipper(env: dict[str, str], log: Path) -> Iterator[None]:
 
 @contextmanager
 def panel_server(env: dict[str, str], log: Path) -> Iterator[int]:
-    """uvicorn serving config.asgi (HTTP and WebSocket) on a free port, as the Procfile's web
-    process; yields the port."""
+    """The panel's web process on a free port, started as production starts it (config.web:
+    PAAS_WEB_WORKERS uvicorn processes serving config.asgi, HTTP and WebSocket, with the access
+    log) and configured as production is (DEBUG off, HTTPS behind a proxy: plain HTTP
+    requests need X-Forwarded-Proto: https; LOG_LEVEL INFO); yields the port."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--no-access-log"]
+    argv = [sys.executable, "-m", "config.web"]
+    production = {"DEBUG": "0", "PAAS_HTTPS": "1", "SECRET_KEY": settings.SECRET_KEY,
+                  "PAAS_ENCRYPTION_KEYS": settings.PAAS_ENCRYPTION_KEYS,
+                  "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "INFO", "PANEL_PORT": str(port)}
+    env = {**env, **production}
     with background(argv, env, log) as process:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not start: {log.read_text()}") from None
-                time.sleep(0.1)
+        # Every worker listening (a socket each): connections opened earlier would all go to
+        # the first.
+        expected = web.workers(env)
+        deadline = time.monotonic() + 60
+        while web.listening_sockets(port) < expected:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the web process did not start: {log.read_text()}")
+            time.sleep(0.1)
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
         yield port
 
 

@@ -131,6 +131,23 @@ def background(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subp
                 process.wait(20)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(process.pid, signal.SIGKILL)
+            _wait_for_group(process.pid)
+
+
+def _wait_for_group(group: int, timeout: float = 20.0) -> None:
+    """Until no process of the group is left (a server's workers may outlive their parent by
+    a moment, holding database sessions), then kill what remains."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class Poller:

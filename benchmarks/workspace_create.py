@@ -95,7 +95,7 @@ def timed_creation(kind: str, slug: str, owner: object) -> float:
     """Milliseconds to create the workspace `slug` by `kind`; it is deleted afterwards."""
     from tenants.services import create_workspace
 
-    # Each creation in a new session, as a request gets (CONN_MAX_AGE 0).
+    # Each creation with the connection a request gets (from the pool, or new without one).
     connection.close()
     connection.set_schema_to_public()
     started = database_now()

@@ -328,15 +328,32 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
-# Connections are kept a minute (and checked before reuse): a WebSocket consumer's database
-# calls all run in one thread, and a new connection for each of them cost the live logs more
-# than the rest of their work (benchmarks/logs.py).
+# Database connections come from a pool per process (psycopg_pool, through Django) of at most
+# PAAS_DB_POOL_SIZE: a request takes one at its first query and gives it back at its end
+# (request_finished), as do a WebSocket consumer's calls (database_sync_to_async) and a
+# Dramatiq message (DbConnectionsMiddleware), and the next user takes it without a new
+# PostgreSQL session, which cost more than a webhook's own work. Under ASGI, connections kept
+# for reuse in each request's thread (CONN_MAX_AGE) piled up until PostgreSQL refused clients.
+# django-tenants sets the search_path on every cursor it opens and forgets it when the
+# connection is closed, so a connection back from the pool never answers in its last user's
+# schema (config/tests/test_database_pool.py). Dramatiq forks its workers before any
+# connection is made. The tests use the pool too. PAAS_DB_POOL_SIZE=0: no pool; each thread
+# keeps its connection PAAS_DB_CONN_MAX_AGE seconds (the web process reuses its request
+# threads, core.asgihandler, so theirs are reused too).
+PAAS_DB_POOL_SIZE = env_int("PAAS_DB_POOL_SIZE", 10)
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, engine="django_tenants.postgresql_backend",
-        conn_max_age=env_int("PAAS_DB_CONN_MAX_AGE", 60), conn_health_checks=True,
+        conn_max_age=0 if PAAS_DB_POOL_SIZE else env_int("PAAS_DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
+if PAAS_DB_POOL_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, PAAS_DB_POOL_SIZE), "max_size": PAAS_DB_POOL_SIZE,
+        # A request waits this long for a connection of a busy pool, then fails (500).
+        "timeout": 10.0, "name": "panel",
+    }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PAAS_TEST_DATABASE", "test_paas")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -467,9 +484,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # The clock's scheduler reports every lock extension (every 5 s) at INFO.
+    # The clock's scheduler reports every lock extension (every 5 s) at INFO, the database
+    # pool every connection taken and given back.
     "loggers": {"django.db.backends": {"level": "WARNING"},
-                "apscheduler": {"level": "WARNING"}},
+                "apscheduler": {"level": "WARNING"}, "psycopg.pool": {"level": "WARNING"}},
 }
 
 # The REST API (api/, README "API") under <slug>.PAAS_DOMAIN/api/v1/: personal access tokens

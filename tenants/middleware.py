@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from django.shortcuts import render
 from django.urls import set_urlconf
 
 from tenants.access import membership_for
-from tenants.models import Domain
+from tenants.models import Workspace
 
 ADMIN_PATH = "/admin/"
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -61,6 +62,24 @@ def panel_url(request: HttpRequest, path: str = "/", hostname: str | None = None
     return f"{request.scheme}://{netloc}{path}"
 
 
+@cache
+def _workspace_by_domain_sql() -> tuple[str, tuple[str, ...]]:
+    """The SQL of the workspace whose domain is %s, and the fields its columns are. Built by
+    the ORM once: building it on every request took longer than running it."""
+    query = Workspace.objects.filter(domains__domain="").order_by().query
+    sql, _ = query.sql_with_params()
+    return sql, tuple(field.attname for field in Workspace._meta.concrete_fields)
+
+
+def workspace_for_hostname(hostname: str) -> Workspace | None:
+    """The workspace whose domain `hostname` is (in the public schema), if any."""
+    sql, fields = _workspace_by_domain_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hostname])
+        row = cursor.fetchone()
+    return None if row is None else Workspace.from_db(connection.alias, fields, row)
+
+
 class WorkspaceRoutingMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -77,11 +96,11 @@ class WorkspaceRoutingMiddleware:
         if hostname == settings.PAAS_DOMAIN or hostname in settings.ALLOWED_HOSTS:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         else:
-            domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-            if domain is None:
+            workspace = workspace_for_hostname(hostname)
+            if workspace is None:
                 return HttpResponseNotFound("Unknown host.", content_type="text/plain")
-            request.workspace = request.tenant = domain.tenant
-            connection.set_tenant(domain.tenant)
+            request.workspace = request.tenant = workspace
+            connection.set_tenant(workspace)
             request.urlconf = settings.ROOT_URLCONF
         set_urlconf(request.urlconf)
         try:
