@@ -9,7 +9,8 @@ which adds the bare endpoint beside the webhook's (same host, same middleware). 
 as Traefik passes them on (X-Forwarded-Proto: https, X-Forwarded-For). Each delivery has an id
 of its own and GitHub's real push payload, for a repository no service tracks (it is still
 verified, recorded and enqueued). The senders are a hand-written HTTP/1.1 client on kept-alive
-connections, one per sender (a few % of a core), so the server under test has the machine.
+connections, one per sender (a few % of a core; benchmarks._http), so the server under test
+has the machine.
 
 Two loads, each run for the bare endpoint and the webhook alternately (the order swapped every
 round) over BENCH_WEBHOOK_ROUNDS (3) rounds, after an untimed closed-loop second of each;
@@ -45,10 +46,8 @@ import json
 import os
 import statistics
 import sys
-import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +56,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from benchmarks._database import temporary_database
+from benchmarks._http import Phase, exchange, run_load
 from benchmarks._logstream import panel_server
 from benchmarks.deploy import database_url
 from benchmarks.webhook_urls import BARE_PATH
@@ -91,19 +91,8 @@ def push_body() -> bytes:
 
 
 @dataclass
-class Phase:
-    latencies_ms: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
+class Deliveries(Phase):
     accepted: list[str] = field(default_factory=list)  # delivery ids answered 202
-    seconds: float = 0.0
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies_ms) / self.seconds
-
-    @property
-    def p99_ms(self) -> float:
-        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[98]
 
 
 @dataclass(frozen=True)
@@ -126,94 +115,19 @@ class Target:
         return delivery, head.encode() + self.body
 
 
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                request: bytes) -> int:
-    """One request on a kept-alive connection; the answer's status (its body read and
-    dropped). A hand-written HTTP/1.1 client: httpx spent half a core of this machine on the
-    senders' side, which the server under test would not get."""
-    writer.write(request)
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(lines[0].split()[1])
+def measure(target: Target, load: str, seconds: float) -> Deliveries:
+    """One load of SENDERS senders (benchmarks._http), each sending new deliveries."""
+    phase = Deliveries()
 
+    async def deliver(number: int, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> int:
+        delivery, request = target.request()
+        status, _ = await exchange(reader, writer, request)
+        if status == 202:
+            phase.accepted.append(delivery)
+        return status
 
-Sender = Callable[[int, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-async def _with_senders(target: Target, sender: Sender) -> None:
-    """Run `sender` on SENDERS kept-alive connections, opened before any is used."""
-    connections = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", target.port)
-                                         for _ in range(SENDERS)))
-    try:
-        await asyncio.gather(*(sender(number, reader, writer)
-                               for number, (reader, writer) in enumerate(connections)))
-    finally:
-        for _, writer in connections:
-            writer.close()
-
-
-async def _send(phase: Phase, target: Target, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter, since: float) -> None:
-    """One delivery; its latency counted from `since`."""
-    delivery, request = target.request()
-    status = await _post(reader, writer, request)
-    phase.latencies_ms.append((time.perf_counter() - since) * 1000)
-    phase.statuses[status] = phase.statuses.get(status, 0) + 1
-    if status == 202:
-        phase.accepted.append(delivery)
-
-
-async def _closed_loop(target: Target, seconds: float) -> Phase:
-    """Each sender sends its next delivery as soon as the last one is answered."""
-    phase = Phase()
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def sender(number: int, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
-        while time.perf_counter() < deadline:
-            await _send(phase, target, reader, writer, time.perf_counter())
-
-    await _with_senders(target, sender)
-    phase.seconds = time.perf_counter() - started
-    return phase
-
-
-async def _open_loop(target: Target, seconds: float, rate: float) -> Phase:
-    """The senders jointly offer `rate` deliveries a second for `seconds`, each on a fixed
-    schedule; latencies from each delivery's scheduled time."""
-    phase = Phase()
-    interval = SENDERS / rate
-    started = time.perf_counter()
-    end = started + seconds
-
-    async def sender(number: int, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
-        scheduled = started + interval * number / SENDERS
-        while scheduled < end:
-            wait = scheduled - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await _send(phase, target, reader, writer, scheduled)
-            scheduled += interval
-
-    await _with_senders(target, sender)
-    phase.seconds = seconds
-    return phase
-
-
-def measure(target: Target, load: str, seconds: float) -> Phase:
-    if load == "open":
-        phase = asyncio.run(_open_loop(target, seconds, RATE))
-    else:
-        phase = asyncio.run(_closed_loop(target, seconds))
+    run_load(phase, deliver, target.port, SENDERS, load, seconds, RATE)
     expected = 202 if target.path == WEBHOOK_PATH else 200
     if set(phase.statuses) != {expected}:
         raise AssertionError(f"{target.path} answered {phase.statuses}, not only {expected}")
@@ -267,7 +181,7 @@ def run() -> dict[str, dict]:
         log.parent.mkdir(parents=True, exist_ok=True)
         broker = dramatiq.get_broker()
         known = set(broker.client.hkeys(f"{broker.namespace}:default.msgs"))
-        phases: dict[tuple[str, str], list[Phase]] = {
+        phases: dict[tuple[str, str], list[Deliveries]] = {
             (load, kind): [] for load in ("closed", "open") for kind in ("bare", "webhook")}
         try:
             with panel_server(env, log) as port:
