@@ -4,7 +4,7 @@ against a bare endpoint of the same server that only reads the body and answers 
 A temporary database (`bench_paas_webhooks`) gets one workspace. The panel's web process runs
 as production runs it (`python -m config.web`: PAAS_WEB_WORKERS uvicorn processes, the database
 pool of PAAS_DB_POOL_SIZE, DEBUG off, the access log on, LOG_LEVEL INFO;
-benchmarks._logstream.panel_server), with PAAS_ROOT_URLCONF set to benchmarks.webhook_urls,
+benchmarks._logstream.panel_server), with PAAS_ROOT_URLCONF set to benchmarks._webhook_urls,
 which adds the bare endpoint beside the webhook's (same host, same middleware). Requests come
 as Traefik passes them on (X-Forwarded-Proto: https, X-Forwarded-For). Each delivery has an id
 of its own and GitHub's real push payload, for a repository no service tracks (it is still
@@ -58,8 +58,8 @@ from django.core.management import call_command
 from benchmarks._database import temporary_database
 from benchmarks._http import Phase, exchange, run_load
 from benchmarks._logstream import panel_server
+from benchmarks._webhook_urls import BARE_PATH
 from benchmarks.deploy import database_url
-from benchmarks.webhook_urls import BARE_PATH
 from github.models import WebhookDelivery
 from github.signatures import signature
 from github.workspaces import WEBHOOK_PATH, webhook_secret
@@ -176,7 +176,7 @@ def run() -> dict[str, dict]:
         secret = webhook_secret(workspace)
         body = push_body()
         env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1",
-               "PAAS_ROOT_URLCONF": "benchmarks.webhook_urls"}
+               "PAAS_ROOT_URLCONF": "benchmarks._webhook_urls"}
         log = Path(settings.PAAS_DATA_DIR) / "bench-webhooks-uvicorn.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         broker = dramatiq.get_broker()
