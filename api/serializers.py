@@ -4,11 +4,14 @@ so the write serializers here only describe them: their fields are the forms' fi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.db.models import Manager, QuerySet
 from rest_framework import serializers
 
 from deployments.models import Deployment, Status
 from github.models import WebhookDelivery
-from projects.domains import public_domain
+from projects.domains import public_domain, remember_domains
 from projects.forms import ProjectForm, ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Project, Service
 from tenants.forms import WorkspaceRenameForm
@@ -63,12 +66,23 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     copy_of = serializers.IntegerField(help_text="id of the environment of the project to copy")
 
 
+class ServiceListSerializer(serializers.ListSerializer):
+    """A list of services, their generated domains read with one query for the page (else
+    one query each)."""
+
+    def to_representation(self, data: Iterable[Service]) -> list[dict]:
+        services = list(data.all() if isinstance(data, Manager | QuerySet) else data)
+        remember_domains(services)
+        return super().to_representation(services)
+
+
 class ServiceSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="environment.project_id", read_only=True)
     domains = serializers.SerializerMethodField()
 
     class Meta:
         model = Service
+        list_serializer_class = ServiceListSerializer
         fields = ["id", "project", "environment", "name", *ServiceSettingsForm._meta.fields,
                   "domains", "active_deployment", "created_at"]
         read_only_fields = fields
