@@ -3,6 +3,7 @@ pages' forms validate every value; domains are read-only here."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.forms.models import model_to_dict
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status
@@ -21,6 +22,13 @@ CREATE_FIELDS = ("environment", *ServiceForm._meta.fields)
 SETTINGS_FIELDS = tuple(ServiceSettingsForm._meta.fields)
 
 
+def api_services() -> QuerySet[Service]:
+    """The services the API shows, with what ServiceSerializer reads: the environment's row
+    joined (for its project's id), not the project's nor the active deployment's (of which it
+    writes only the id): a deployment's row and its JSON were most of a list's reading."""
+    return Service.objects.visible().select_related(None).select_related("environment")
+
+
 class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
     serializer_class = ServiceSerializer
     ordering_fields = ("id", "name", "created_at")
@@ -29,7 +37,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
     actions_required = {"create": Action.EDIT_SERVICE, "partial_update": Action.EDIT_SERVICE}
 
     def get_queryset(self):  # noqa: ANN201
-        return Service.objects.visible()
+        return api_services()
 
     @extend_schema(request=ServiceCreateSerializer, responses={201: ServiceSerializer})
     def create(self, request: Request) -> Response:
@@ -45,7 +53,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         service = create_service(environment, **form.cleaned_data)
         if form.newly_connected:
             service_connected.send(sender=Service, service=service, request=request._request)
-        service = Service.objects.visible().get(pk=service.pk)
+        service = api_services().get(pk=service.pk)
         return Response(ServiceSerializer(service).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ServiceSettingsSerializer, responses=ServiceSerializer)
@@ -61,4 +69,4 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         saved = save_service_settings(form)
         if form.newly_connected:
             service_connected.send(sender=Service, service=saved, request=request._request)
-        return Response(ServiceSerializer(Service.objects.visible().get(pk=saved.pk)).data)
+        return Response(ServiceSerializer(api_services().get(pk=saved.pk)).data)
