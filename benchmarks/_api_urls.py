@@ -11,9 +11,9 @@ does the work the API's list must do, by hand:
   else 401;
 - the same role check as api.permissions.WorkspaceRole (a suspended workspace 403, the role
   must allow Action.VIEW);
-- the same rows: Service.objects.visible() ordered by name then id, the first page of 100
-  (one more read to know whether there is more), the generated domains read with one query
-  (projects.domains.remember_domains);
+- the same rows: the API's queryset (api.views_services.api_services) ordered by name then
+  id, the first page of 100 (one more read to know whether there is more), the generated
+  domains read with one query (projects.domains.remember_domains);
 - the same JSON: the fields of api.serializers.ServiceSerializer, datetimes as DRF writes
   them, in the API's list envelope (results, limit, offset, has_more), with json.dumps.
 
@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET
 
 from api.pagination import DEFAULT_LIMIT
 from api.tokens import find_token, touch
+from api.views_services import api_services
 from config.urls_tenant import urlpatterns as panel_urlpatterns
 from projects.domains import public_domain, remember_domains
 from projects.forms import ServiceSettingsForm
@@ -84,7 +85,7 @@ def plain_services(request: HttpRequest) -> HttpResponse:
     touch(token)
     if workspace.suspended or not can(membership.role, Action.VIEW):
         return _json({"error": "forbidden"}, status=403)
-    services = list(Service.objects.visible().order_by("name", "id")[:DEFAULT_LIMIT + 1])
+    services = list(api_services().order_by("name", "id")[:DEFAULT_LIMIT + 1])
     has_more = len(services) > DEFAULT_LIMIT
     services = services[:DEFAULT_LIMIT]
     remember_domains(services)
