@@ -76,6 +76,12 @@ class ServiceListSerializer(serializers.ListSerializer):
         return super().to_representation(services)
 
 
+# Fields of a service whose representation is the value read from the database (text,
+# whole numbers, booleans, choices' values): ServiceSerializer writes them as they are.
+SERVICE_PLAIN_FIELDS = ("name", *ServiceSettingsForm._meta.fields)
+DATETIME = serializers.DateTimeField(read_only=True)  # stateless: one for every answer
+
+
 class ServiceSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="environment.project_id", read_only=True)
     domains = serializers.SerializerMethodField()
@@ -83,12 +89,26 @@ class ServiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Service
         list_serializer_class = ServiceListSerializer
-        fields = ["id", "project", "environment", "name", *ServiceSettingsForm._meta.fields,
+        fields = ["id", "project", "environment", *SERVICE_PLAIN_FIELDS,
                   "domains", "active_deployment", "created_at"]
         read_only_fields = fields
 
     def get_domains(self, service: Service) -> list[str]:
         return [public_domain(service), *service.custom_domains]
+
+    def to_representation(self, service: Service) -> dict:
+        """What ModelSerializer writes (the fields above, in their order), without building
+        its 25 field objects for each answer and calling two methods of one per value (1,250
+        calls for a page of 50 services): they were most of what the API added to the list's
+        cost. api/tests/test_services_list.py checks the two agree."""
+        row = {"id": service.pk, "project": service.environment.project_id,
+               "environment": service.environment_id}
+        for name in SERVICE_PLAIN_FIELDS:
+            row[name] = getattr(service, name)
+        row["domains"] = self.get_domains(service)
+        row["active_deployment"] = service.active_deployment_id
+        row["created_at"] = DATETIME.to_representation(service.created_at)
+        return row
 
 
 class ServiceCreateSerializer(serializers.ModelSerializer):

@@ -1,16 +1,20 @@
 """The list of services: each with its domains, in as many queries for 12 services as for 2
-(their generated domains are read with one query for the page, not one each)."""
+(their generated domains are read with one query for the page, not one each); each service
+as ModelSerializer would write it (ServiceSerializer writes it by hand)."""
 
 from __future__ import annotations
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
+from rest_framework import serializers
 
+from api.serializers import ServiceSerializer
 from api.tests.conftest import token_client
 from api.tokens import create_token
+from api.views_services import api_services
 from projects.domains import public_domain
-from projects.models import Service
+from projects.models import RestartPolicy, Service
 from projects.services import create_service
 
 
@@ -40,3 +44,20 @@ def test_service_list_domains_in_queries_that_do_not_grow(people, objects):
     assert len(answer["results"]) == 12
     assert {row["name"]: row["domains"] for row in answer["results"]} == expected
     assert expected["api"][1] == "api.example.com"
+
+
+def test_service_written_as_model_serializer_writes_it(people, objects):
+    with tenant_context(people.workspace_a):
+        create_service(objects.environment, "api", custom_domains=["api.example.com"],
+                       github_repository="shop/api", build_command="make", instances=3,
+                       restart_policy=RestartPolicy.ALWAYS, auto_rollback=False,
+                       log_retention_days=30, healthcheck_path="/health")
+        objects.service.active_deployment = objects.deployment
+        objects.service.save(update_fields=["active_deployment"])
+        services = list(api_services())
+        serializer = ServiceSerializer()
+        for service in services:
+            by_hand = serializer.to_representation(service)
+            generic = serializers.ModelSerializer.to_representation(serializer, service)
+            assert list(by_hand.items()) == list(generic.items())
+    assert {service.active_deployment_id for service in services} == {None, objects.deployment.pk}
