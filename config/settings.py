@@ -284,8 +284,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 TENANT_BASE_SCHEMA = "workspace_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
-# PAAS_ROOT_URLCONF: for benchmarks only (benchmarks/_webhook_urls.py adds a bare endpoint to
-# compare the webhook with); production leaves it unset.
+# PAAS_ROOT_URLCONF: for benchmarks only (benchmarks/_webhook_urls.py and _api_urls.py add the
+# endpoints they compare the webhook and the API with); production leaves it unset.
 ROOT_URLCONF = os.environ.get("PAAS_ROOT_URLCONF", "config.urls_tenant")
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
