@@ -40,7 +40,9 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return await self.refuse(CLOSE_UNAUTHENTICATED)
         role = await self.role_of(user)
-        if role is None or self.workspace.suspended:
+        if role is None:
+            return await self.refuse(self.lost_code(role))
+        if self.workspace.suspended:
             return await self.refuse(CLOSE_NOT_FOUND)
         if not can(role, self.action):
             return await self.refuse(CLOSE_FORBIDDEN)
