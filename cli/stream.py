@@ -43,17 +43,21 @@ class Unsupported(Exception):
 
 def open_socket(api: Api, path: str) -> ClientConnection:
     """A socket to `path` (under /api/v1/) of the API's workspace, connected where the HTTP
-    client connects (PAAS_CONNECT_ADDRESS, *.localhost to 127.0.0.1)."""
+    client connects: PAAS_CONNECT_ADDRESS, *.localhost to 127.0.0.1, else the name (through
+    the proxy the environment names, if any, as httpx does)."""
     base = api.base
     secure = base.scheme == "https"
-    port = base.port or (443 if secure else 80)
     uri = f"{'wss' if secure else 'ws'}://{base.netloc.decode('ascii')}{base.path}{path}"
-    sock = socket.create_connection((connect_address(base.host) or base.host, port),
+    options = {"additional_headers": {"Authorization": f"Bearer {api.token}"},
+               "user_agent_header": USER_AGENT, "open_timeout": OPEN_SECONDS,
+               "max_size": MAX_FRAME}
+    address = connect_address(base.host)
+    if address is None:
+        return connect(uri, **options)
+    sock = socket.create_connection((address, base.port or (443 if secure else 80)),
                                     timeout=OPEN_SECONDS)
     try:
-        return connect(uri, sock=sock, additional_headers={"Authorization": f"Bearer {api.token}"},
-                       user_agent_header=USER_AGENT, open_timeout=OPEN_SECONDS,
-                       max_size=MAX_FRAME, proxy=None)
+        return connect(uri, sock=sock, **options)
     except BaseException:
         sock.close()
         raise
