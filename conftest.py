@@ -176,14 +176,14 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_panel(port: int, **env: str) -> subprocess.Popen:
-    """The panel under uvicorn (HTTP and WebSocket) on `port`, once it accepts connections,
-    with `env` added to its environment; its output goes to .data/test-logs/."""
+def start_panel(port: int, app: str = "config.asgi:application", **env: str) -> subprocess.Popen:
+    """The panel (`app`) under uvicorn (HTTP and WebSocket) on `port`, once it accepts
+    connections, with `env` added to its environment; its output goes to .data/test-logs/."""
     log_path = settings.PAAS_DATA_DIR / "test-logs" / f"uvicorn-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host",
+            [sys.executable, "-m", "uvicorn", app, "--host",
              "127.0.0.1", "--port", str(port)],
             cwd=BASE_DIR, env=process_env(**env), stdout=log, stderr=subprocess.STDOUT,
         )

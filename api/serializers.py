@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.db.models import Manager, QuerySet
 from rest_framework import serializers
 
+from deployments.logview import LineView
 from deployments.models import Deployment, Status
 from github.models import WebhookDelivery
 from projects.domains import public_domain, remember_domains
@@ -146,6 +147,13 @@ class LogLineSerializer(serializers.Serializer):
     timestamp = serializers.CharField()
     text = serializers.CharField()
     level = serializers.CharField()
+
+
+def log_line_data(line: LineView, *, with_deployment: bool = True) -> dict:
+    """A log line as the API gives it, in pages (LogLineSerializer) and on its sockets."""
+    data = {"sequence": line.sequence, "stream": line.stream, "phase": line.phase,
+            "timestamp": line.timestamp, "text": line.text, "level": line.level}
+    return {"deployment": line.deployment_id, **data} if with_deployment else data
 
 
 class LogPageSerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ router.register("services", ServiceViewSet, basename="api-service")
 router.register("deployments", DeploymentViewSet, basename="api-deployment")
 
 environments = EnvironmentViewSet.as_view({"get": "list", "post": "create"})
-environment = EnvironmentViewSet.as_view({"get": "retrieve"})
+environment = EnvironmentViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 
 # Variables, members, invitations, webhook deliveries (issue 13, step 2).
 router.register("members", MemberViewSet, basename="api-member")

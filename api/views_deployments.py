@@ -13,7 +13,12 @@ from api.base import WorkspaceViewSet, body_of
 from api.errors import Conflict
 from api.pagination import int_param
 from api.schema import CONFLICT
-from api.serializers import DeploymentCreateSerializer, DeploymentSerializer, LogPageSerializer
+from api.serializers import (
+    DeploymentCreateSerializer,
+    DeploymentSerializer,
+    LogPageSerializer,
+    log_line_data,
+)
 from deployments.logview import lines_after
 from deployments.models import Deployment, Status, Trigger
 from deployments.services import (
@@ -100,9 +105,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
         lines = lines_after(deployment.pk, after, None, "", None, limit + 1)
         shown = lines[:limit]
         return Response({
-            "lines": [{"sequence": line.sequence, "stream": line.stream, "phase": line.phase,
-                       "timestamp": line.timestamp, "text": line.text, "level": line.level}
-                      for line in shown],
+            "lines": [log_line_data(line, with_deployment=False) for line in shown],
             "has_more": len(lines) > limit,
             "last_sequence": shown[-1].sequence if shown else after,
             "status": deployment.status,

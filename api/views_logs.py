@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.pagination import int_param
-from api.serializers import LogLineSerializer, LogPageSerializer
+from api.serializers import LogLineSerializer, LogPageSerializer, log_line_data
 from deployments.logsearch import FilterError, parse
 from deployments.logview import RUNTIME_STREAMS, VIEW_FIELDS, LineView
 from deployments.models import Deployment, LogLine, Stream
@@ -118,10 +118,7 @@ class ServiceLogsView(APIView):
         return Response({
             "deployment": deployment.pk,
             "status": deployment.status,
-            "lines": [{"deployment": line.deployment_id, "sequence": line.sequence,
-                       "stream": line.stream, "phase": line.phase,
-                       "timestamp": line.timestamp, "text": line.text, "level": line.level}
-                      for line in lines],
+            "lines": [log_line_data(line) for line in lines],
             "has_more": more if following else len(found) > limit,
             "last_sequence": last if more else max(last, cursor),
         })

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.base import WorkspaceViewSet, body_of, form_data, validated
-from api.errors import form_errors
+from api.errors import Conflict, form_errors
 from api.serializers import (
     EnvironmentCreateSerializer,
     EnvironmentSerializer,
@@ -24,7 +24,13 @@ from projects.environments import copy_environment
 from projects.forms import ProjectForm
 from projects.forms_environments import EnvironmentForm
 from projects.models import Environment, Project
-from projects.services import create_project, delete_project, update_project
+from projects.services import (
+    LastEnvironment,
+    create_project,
+    delete_environment,
+    delete_project,
+    update_project,
+)
 from tenants.forms import WorkspaceRenameForm
 from tenants.models import Workspace
 from tenants.roles import Action
@@ -95,7 +101,7 @@ class EnvironmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
     serializer_class = EnvironmentSerializer
     ordering_fields = ("id", "name", "created_at")
     default_ordering = ("created_at",)
-    actions_required = {"create": Action.EDIT_PROJECT}
+    actions_required = {"create": Action.EDIT_PROJECT, "destroy": Action.EDIT_PROJECT}
 
     def project(self) -> Project:
         return get_object_or_404(Project.objects.visible(), pk=self.kwargs["project_id"])
@@ -116,3 +122,13 @@ class EnvironmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
             form.add_error(None, error)
             raise form_errors(form) from None
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Delete the environment with its services and what they run; 409 for a project's
+        last environment."""
+        try:
+            delete_environment(self.get_object())
+        except LastEnvironment as error:
+            raise Conflict(str(error)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,7 +15,7 @@ from api.serializers import ServiceCreateSerializer, ServiceSerializer, ServiceS
 from projects.connections import service_connected
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
-from projects.services import create_service, save_service_settings
+from projects.services import create_service, delete_service, save_service_settings
 from tenants.roles import Action
 
 CREATE_FIELDS = ("environment", *ServiceForm._meta.fields)
@@ -34,7 +34,8 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
     ordering_fields = ("id", "name", "created_at")
     default_ordering = ("name",)
     filter_fields = {"environment": "environment_id", "project": "environment__project_id"}
-    actions_required = {"create": Action.EDIT_SERVICE, "partial_update": Action.EDIT_SERVICE}
+    actions_required = {"create": Action.EDIT_SERVICE, "partial_update": Action.EDIT_SERVICE,
+                        "destroy": Action.EDIT_SERVICE}
 
     def get_queryset(self):  # noqa: ANN201
         return api_services()
@@ -70,3 +71,10 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         if form.newly_connected:
             service_connected.send(sender=Service, service=saved, request=request._request)
         return Response(ServiceSerializer(api_services().get(pk=saved.pk)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Delete the service: it stops serving, its deployments, logs and variables go and
+        its domain is freed."""
+        delete_service(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -51,7 +51,7 @@ def error_of(response: httpx.Response) -> ApiError:
 
 class Api:
     def __init__(self, url: str, token: str) -> None:
-        self.base = httpx.URL(url.rstrip("/") + "/api/v1/")
+        self.base, self.token = httpx.URL(url.rstrip("/") + "/api/v1/"), token
         self.host = self.base.host
         address = connect_address(self.host)
         self.target = self.base.copy_with(host=address) if address else self.base

@@ -1,6 +1,10 @@
 """Commands that deploy and read logs: `up`, `deploy`, `rollback`, `logs`, and following a
-deployment until it is live or has failed. Logs are read by polling the API every half
-second with `after=<sequence>` (the live WebSocket stream needs a browser session)."""
+deployment until it is live or has failed.
+
+Logs are followed live over the API's WebSockets (cli/stream.py), which reconnect by
+themselves and resume after the last line received. When the status says a log is over,
+its last lines are read from the REST API (the status may overtake lines on their way). A
+panel without those sockets is polled every half second with `after=<sequence>`."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -19,10 +25,15 @@ from cli import output
 from cli.client import Api, ApiError
 from cli.config import Link
 from cli.pack import pack
+from cli.stream import LogSocket, Unsupported
 
 POLL_SECONDS = 0.5
 CHUNK = 64 * 1024
 OVER_BADLY = {"failed", "crashed", "cancelled", "superseded", "removed"}
+FOLLOW_OVER = {"active", *OVER_BADLY}  # up, deploy, rollback: live, or not
+BUILD_OVER = FOLLOW_OVER  # a build log grows no more
+RUNTIME_OVER = {"failed", "cancelled", "superseded", "removed"}  # no process prints any more
+Show = Callable[[list[dict]], None]
 DURATION = re.compile(r"(\d+)\s*([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -44,7 +55,8 @@ def since_time(text: str) -> str:
     return (moment if moment.tzinfo else moment.astimezone()).isoformat()
 
 
-def print_line(line: dict, stream: object = sys.stdout) -> None:
+def print_line(line: dict, stream: object = None) -> None:
+    stream = stream or sys.stdout
     text = line["text"]
     if line.get("stream") == "stderr" or line.get("level") in ("error", "fatal", "critical"):
         text = output.paint(text, "red", stream)
@@ -53,26 +65,90 @@ def print_line(line: dict, stream: object = sys.stdout) -> None:
     print(text, file=stream, flush=True)
 
 
+@dataclass
+class Target:
+    """One deployment's log: all of it (`build` None), its build and deploy lines (True) or
+    its runtime lines (False), optionally filtered."""
+
+    deployment: int
+    service: int
+    build: bool | None = None
+    filter: str | None = None
+
+    def page(self, api: Api, after: int) -> dict:
+        """The stored lines after `after` (a page of the REST API)."""
+        if self.build is None and not self.filter:
+            return api.get(f"deployments/{self.deployment}/logs/", after=after, limit=1000)
+        return api.get(f"services/{self.service}/logs/", deployment=self.deployment,
+                       build="true" if self.build else None, filter=self.filter or None,
+                       after=after, limit=1000)
+
+    def socket(self, api: Api, after: int) -> LogSocket:
+        return LogSocket(api, f"ws/deployments/{self.deployment}/logs/",
+                         {str(self.deployment): after}, q=self.filter or "", build=self.build)
+
+
+def read_pages(api: Api, target: Target, after: int, show: Show) -> tuple[int, str]:
+    """Print the stored lines after `after`, page after page: the last sequence number read,
+    and the deployment's status."""
+    while True:
+        page = target.page(api, after)
+        show(page["lines"])
+        after = page["last_sequence"]
+        if not page["has_more"]:
+            return after, page["status"]
+
+
+def watch(api: Api, target: Target, after: int, over: set[str], show: Show,
+          waiting: Callable[[str | None], None] | None = None) -> str:
+    """Print the deployment's lines after `after` as they come, until its status is one of
+    `over` (live over the API's socket; polled from an older panel). The status it ended
+    with. `waiting` is called every half second that brings nothing."""
+    live = target.socket(api, after)
+    status = None
+    try:
+        with closing(live.frames()) as frames:
+            for frame in frames:
+                if frame is None:
+                    if waiting is not None:
+                        waiting(status)
+                elif frame["type"] == "lines":
+                    show(frame["lines"])
+                elif frame["type"] == "status":
+                    status = frame["deployment"]["status"]
+                    if status in over:
+                        break
+    except Unsupported:
+        while True:
+            after, status = read_pages(api, target, after, show)
+            if status in over:
+                return status
+            if waiting is not None:
+                waiting(status)
+            time.sleep(POLL_SECONDS)
+    # The status may overtake the last lines on their way; the store has them all.
+    read_pages(api, target, live.after.get(str(target.deployment), after), show)
+    return status
+
+
 def follow(api: Api, deployment: dict, as_json: bool) -> int:
     """Print the deployment's log as it grows until it is over: 0 when it is live, 1 if not."""
     spinner = output.Spinner()
     logs = sys.stderr if as_json else sys.stdout
-    after, status = 0, deployment["status"]
     number = deployment["number"]
-    while True:
-        page = api.get(f"deployments/{deployment['id']}/logs/", after=after, limit=1000)
-        if page["lines"]:
+
+    def show(lines: list[dict]) -> None:
+        if lines:
             spinner.clear()
-        for line in page["lines"]:
+        for line in lines:
             print_line(line, logs)
-        after, status = page["last_sequence"], page["status"]
-        if page["has_more"]:
-            continue
-        if status == "active" or status in OVER_BADLY:
-            break
+
+    def waiting(status: str | None) -> None:
         if status == "queued":
             spinner.tick(f"#{number} queued…")
-        time.sleep(POLL_SECONDS)
+
+    status = watch(api, Target(deployment["id"], deployment["service"]), 0, FOLLOW_OVER,
+                   show, waiting)
     spinner.clear()
     final = api.get(f"deployments/{deployment['id']}/")
     if as_json:
@@ -146,18 +222,39 @@ def rollback(api: Api, link: Link, args: argparse.Namespace) -> int:
 
 
 def logs(api: Api, link: Link, args: argparse.Namespace) -> int:
+    """The last lines; with -f, then the new ones as they come: a service's runtime lines
+    (all its deployments', a new one's too) until interrupted; one deployment's (--build,
+    --deployment) until that log can grow no more."""
     params = {"build": "true" if args.build else None, "filter": args.filter or None,
               "since": args.since, "limit": args.lines, "deployment": args.deployment}
     page = api.get(f"services/{link.service}/logs/", **params)
-    while True:
-        for line in page["lines"]:
+
+    def show(lines: list[dict]) -> None:
+        for line in lines:
             if args.json:
                 print(json.dumps(line, sort_keys=True), flush=True)
             else:
                 print_line(line)
-        if not args.follow or page["deployment"] is None:
-            return 0
-        if not page["has_more"]:
-            time.sleep(POLL_SECONDS)
-        params.update(after=page["last_sequence"], limit=1000, deployment=page["deployment"])
-        page = api.get(f"services/{link.service}/logs/", **params)
+
+    show(page["lines"])
+    if not args.follow:
+        return 0
+    deployment = page["deployment"]
+    if args.build or args.deployment:
+        if deployment is not None:
+            watch(api, Target(deployment, link.service, bool(args.build), args.filter),
+                  page["last_sequence"], BUILD_OVER if args.build else RUNTIME_OVER, show)
+        return 0
+    live = LogSocket(api, f"ws/services/{link.service}/logs/",
+                     {str(deployment): page["last_sequence"]} if deployment else {},
+                     from_now=True, q=args.filter or "")
+    try:
+        with closing(live.frames()) as frames:
+            for frame in frames:
+                if frame is not None and frame["type"] == "lines":
+                    show(frame["lines"])
+    except Unsupported:  # an older panel: its active deployment's lines, polled
+        if deployment is not None:
+            watch(api, Target(deployment, link.service, False, args.filter),
+                  page["last_sequence"], set(), show)
+    return 0

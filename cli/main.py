@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("up", "Upload this directory (honouring .gitignore) and deploy it."),
                        ("deploy", "Deploy the head of the service's branch."),
                        ("rollback", "Start an earlier deployment's release again.")):
-        p = add(name, text + " Follows the build log (polled every 0.5 s) until it is live "
-                "(exit 0) or failed (exit 1).")
+        p = add(name, text + " Follows the build log live until it is live (exit 0) or "
+                "failed (exit 1).")
         p.add_argument("--detach", action="store_true", help="return once it has started")
         if name == "up":
             p.add_argument("--no-git", action="store_true",
@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("deployment", nargs="?", help="its id, or #number (default: the "
                            "newest earlier successful one)")
     add("status", "The service, its domains and its latest deployments.")
-    p = add("logs", "The service's runtime logs (or a build log with --build). -f polls the "
-            "API every 0.5 s (the live WebSocket stream needs a browser session).")
+    p = add("logs", "The service's runtime logs (or a build log with --build). -f follows "
+            "them live, until interrupted (the service's: every deployment's, a new one's "
+            "too) or until the log is over (--build, --deployment).")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument("--build", action="store_true", help="build and deploy lines instead")
     p.add_argument("--since", type=deploys.since_time, help="30s, 15m, 1h, 2d or an ISO time")

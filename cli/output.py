@@ -24,18 +24,19 @@ def colours_on(stream: TextIO) -> bool:
     return is_tty(stream) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def paint(text: str, colour: str, stream: TextIO = sys.stdout) -> str:
-    if not colours_on(stream) or colour not in COLOURS:
+def paint(text: str, colour: str, stream: TextIO | None = None) -> str:
+    if not colours_on(stream or sys.stdout) or colour not in COLOURS:
         return text
     return f"\x1b[{COLOURS[colour]}m{text}\x1b[0m"
 
 
-def status_text(status: str, stream: TextIO = sys.stdout) -> str:
+def status_text(status: str, stream: TextIO | None = None) -> str:
     return paint(status, STATUS_COLOURS.get(status, "bold"), stream)
 
 
-def say(text: str = "", stream: TextIO = sys.stdout) -> None:
-    print(text, file=stream, flush=True)
+def say(text: str = "", stream: TextIO | None = None) -> None:
+    """A line on `stream`, sys.stdout as it is when called (not when this was imported)."""
+    print(text, file=stream or sys.stdout, flush=True)
 
 
 def emit_json(data: object) -> None:

@@ -40,7 +40,9 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return await self.refuse(CLOSE_UNAUTHENTICATED)
         role = await self.role_of(user)
-        if role is None or self.workspace.suspended:
+        if role is None:
+            return await self.refuse(self.lost_code(role))
+        if self.workspace.suspended:
             return await self.refuse(CLOSE_NOT_FOUND)
         if not can(role, self.action):
             return await self.refuse(CLOSE_FORBIDDEN)
@@ -59,15 +61,23 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         changed, the membership gone); if not, the socket is closed. With `at_most_every`,
         an answer that recent is taken as it is: a stream of log batches asks for each one,
         and a query per batch would cost more than the batches."""
+        if getattr(self, "cut_off", False):
+            return False  # closed already: a second close would be an error of the server
         now = time.monotonic()
         if at_most_every and now - getattr(self, "checked_at", -at_most_every) < at_most_every:
             return True
         role = await self.role_of(self.scope["user"])
         if role is None or not can(role, self.action):
-            await self.close(code=CLOSE_NOT_FOUND if role is None else CLOSE_FORBIDDEN)
+            self.cut_off = True
+            await self.close(code=self.lost_code(role))
             return False
         self.role, self.checked_at = role, now
         return True
+
+    def lost_code(self, role: str | None) -> int:
+        """The close code of a socket whose user may no longer follow it: not a member (any
+        more), or a role that does not allow `action`."""
+        return CLOSE_NOT_FOUND if role is None else CLOSE_FORBIDDEN
 
     @database_sync_to_async
     def role_of(self, user: object) -> str | None:

@@ -58,18 +58,21 @@ class BadMessage(ValueError):
     """A client message that is not a well-formed `resume`: the socket is closed."""
 
 
-def parse_resume(text: str | None, streams: tuple[str, ...]) -> dict:
+def parse_resume(text: str | None, streams: tuple[str, ...], flags: tuple[str, ...] = ()) -> dict:
     """The one message a log page sends:
     {"type": "resume", "after": {"<deployment id>": <last sequence>, ...}, "q": "<filter>",
-     "stream": "" | one of `streams`, "phase": "<phase of the last line shown>"}."""
+     "stream": "" | one of `streams`, "phase": "<phase of the last line shown>"}.
+    `flags` are further keys a consumer accepts, true, false or null (None when absent)."""
     try:
         message = json.loads(text or "")
     except ValueError:
         raise BadMessage("not JSON") from None
     if not isinstance(message, dict) or message.get("type") != "resume":
         raise BadMessage("not a resume message")
-    if set(message) - {"type", "after", "q", "stream", "phase"}:
+    if set(message) - {"type", "after", "q", "stream", "phase", *flags}:
         raise BadMessage("unknown keys")
+    if any(message.get(flag) not in (True, False, None) for flag in flags):
+        raise BadMessage("flags are true, false or null")
     after = message.get("after", {})
     if not isinstance(after, dict) or len(after) > MAX_CURSORS:
         raise BadMessage("after must be an object")
@@ -90,7 +93,8 @@ def parse_resume(text: str | None, streams: tuple[str, ...]) -> dict:
         log_filter = logsearch.parse(q)
     except logsearch.FilterError as error:
         raise BadMessage(str(error)) from None
-    return {"after": cursors, "filter": log_filter, "stream": stream, "phase": phase}
+    return {"after": cursors, "filter": log_filter, "stream": stream, "phase": phase,
+            **{flag: message.get(flag) for flag in flags}}
 
 
 def page_request(scope: Mapping, membership: object) -> HttpRequest:
@@ -147,14 +151,21 @@ class LogConsumer(WorkspaceConsumer):
         if not await self.still_allowed():
             return
         try:
-            resume = parse_resume(text_data, self.streams)
+            resume = self.parse(text_data)
         except BadMessage:
             return await self.close(code=CLOSE_BAD_MESSAGE)
         async with self.lock:
-            self.filter, self.stream = resume["filter"], resume["stream"]
-            self.last_phase = resume["phase"] or None
-            self.after = resume["after"]
+            self.resume_from(resume)
             await self.catch_up()
+
+    def parse(self, text: str | None) -> dict:
+        return parse_resume(text, self.streams)
+
+    def resume_from(self, resume: dict) -> None:
+        """Where the client is and what it wants (a parsed `resume`)."""
+        self.filter, self.stream = resume["filter"], resume["stream"]
+        self.last_phase = resume["phase"] or None
+        self.after = resume["after"]
 
     async def log_lines(self, message: dict) -> None:
         """A batch from the channel layer: sent when it follows what was sent, else the gap

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deployments.models import Deployment, Phase, Status
-from deployments.services import latest_deployment
 from hosting.models import Host
 from projects.domains import public_domain
 from projects.models import Service
@@ -97,10 +96,15 @@ def panel_for(request: HttpRequest, service: Service, notice: Notice | None = No
     return Panel(
         service=service, deployments=recent, total=total, active=active,
         buttons=buttons_for(request, service,
-                            redeployable=latest_deployment(service) is not None),
+                            redeployable=service.redeployable()),
         rollback_ids=rollback_ids, may_deploy=may_deploy,
         may_edit=allowed(request, Action.EDIT_SERVICE), notice=notice, oob=oob,
     )
+
+
+# Why Deploy is disabled without a repository: an upload (`paas up`) deploys such a service,
+# and Redeploy builds that upload again.
+NO_SOURCE = "Add a repository URL (or run paas up) to deploy"
 
 
 def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -> list[Button]:
@@ -109,7 +113,7 @@ def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -
     def url(name: str) -> str:
         return reverse(name, kwargs={"service_id": service.pk})
 
-    no_source = None if service.repository_url else "Add a repository URL to deploy"
+    no_source = None if service.repository_url else NO_SOURCE
     running = service.active_deployment is not None and (
         service.active_deployment.status == Status.ACTIVE
     )
@@ -123,7 +127,7 @@ def buttons_for(request: HttpRequest, service: Service, *, redeployable: bool) -
                               primary=True))
         buttons.append(Button(
             "redeploy", "Redeploy", url("service_redeploy"),
-            no_source or (None if redeployable else "Deploy once before redeploying"),
+            None if redeployable else (no_source or "Deploy once before redeploying"),
         ))
     if allowed(request, Action.RESTART):
         buttons.append(Button("restart", "Restart", url("service_restart"), not_running))

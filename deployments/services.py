@@ -64,15 +64,10 @@ def deploy_upload(service: Service, archive: bytes | BinaryIO, *,
                                       source_archive=stored)
 
 
-def latest_deployment(service: Service) -> Deployment | None:
-    return service.active_deployment or (
-        service.deployments.exclude(commit_sha="", source_archive=None).first())
-
-
 def redeploy(service: Service, *, triggered_by: str = "") -> Deployment:
     """Build the commit (or the upload) that runs now (or ran last) again, with the current
     variables."""
-    current = latest_deployment(service)
+    current = service.latest_built()
     if current is None or not (current.commit_sha or current.source_archive_id):
         raise DeployRefused("Nothing has been deployed yet; use Deploy.")
     return trigger_deployment(service, Trigger.MANUAL, triggered_by=triggered_by,

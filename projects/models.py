@@ -185,6 +185,18 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def latest_built(self) -> models.Model | None:
+        """The deployment Redeploy builds again: the one running, else the newest with a
+        source (a commit, or an upload)."""
+        return self.active_deployment or (
+            self.deployments.exclude(commit_sha="", source_archive=None).first())
+
+    def redeployable(self) -> bool:
+        """Whether Redeploy can build: a commit needs the repository still, an upload (a
+        service deployed only with `paas up` has no repository URL) does not."""
+        latest = self.latest_built()
+        return latest is not None and bool(self.repository_url or latest.source_archive_id)
+
 
 def owned_constraints(one_owner: str, service_key: str, shared_key: str) -> list:
     """Constraints of a row owned by a service or an environment: exactly one owner, and each

@@ -35,6 +35,31 @@ def delete_project(project: Project) -> None:
     transaction.on_commit(lambda: remove_project.send(project.pk))
 
 
+class LastEnvironment(Exception):
+    """A project keeps at least one environment: delete the project instead."""
+
+
+@transaction.atomic
+def delete_service(service: Service) -> None:
+    """Delete a service now: what it runs, its routes, ports and releases go when the
+    transaction commits (deployments.receivers), its domain is freed."""
+    audit.record(AuditAction.DELETED, service, environment=service.environment.name,
+                 project=service.environment.project.name)
+    service.delete()
+
+
+@transaction.atomic
+def delete_environment(environment: Environment) -> None:
+    """Delete an environment with its services (as delete_service does); refused for the
+    project's last one."""
+    project = Project.objects.select_for_update().get(pk=environment.project_id)
+    if not project.environments.exclude(pk=environment.pk).exists():
+        raise LastEnvironment(f"{environment.name} is the only environment of {project.name}; "
+                              "delete the project instead.")
+    audit.record(AuditAction.DELETED, environment, project=project.name)
+    environment.delete()
+
+
 def update_project(form: ModelForm) -> Project:
     """Save a valid edit form of a project; the audit log names what changed."""
     project = form.save()

@@ -1,15 +1,17 @@
-"""The "New environment" page: an environment made as a copy of another of the project."""
+"""The "New environment" page (an environment made as a copy of another of the project), and
+deleting one."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from projects.environments import copy_environment
 from projects.forms_environments import EnvironmentForm
-from projects.models import Project
+from projects.models import Environment, Project
+from projects.services import LastEnvironment, delete_environment
 from tenants.access import get_for
 from tenants.roles import Action
 
@@ -34,3 +36,19 @@ def environment_create(request: HttpRequest, project_id: int) -> HttpResponse:
             return redirect(f"{url}?environment={environment.pk}")
     return render(request, "projects/environment_create.html",
                   {"project": project, "form": form})
+
+
+@require_POST
+def environment_delete(request: HttpRequest, environment_id: int) -> HttpResponse:
+    """Admins and owners delete an environment and what its services run; a project's last
+    environment stays (the page says to delete the project)."""
+    environment = get_for(request, Environment.objects.visible(), Action.EDIT_PROJECT,
+                          pk=environment_id)
+    url = reverse("project_detail", kwargs={"project_id": environment.project_id})
+    try:
+        delete_environment(environment)
+    except LastEnvironment as error:
+        messages.error(request, str(error))
+        return redirect(f"{url}?environment={environment.pk}")
+    messages.success(request, f"Environment {environment.name} deleted with its services.")
+    return redirect(url)

@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from projects.connections import repository_webhook, service_connected
+from projects.domains import public_domain
 from projects.forms import ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
-from projects.services import create_service, save_service_settings
+from projects.services import create_service, delete_service, save_service_settings
 from projects.source_fields import from_form
 from projects.views_variables import page_context
 from tenants.access import get_for
@@ -63,5 +64,17 @@ def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
     environment = service.environment
     context = {"service": service, "environment": environment, "project": environment.project,
                "form": form, "source": from_form(form),
-               "webhook": repository_webhook(request.workspace, service.github_repository)}
+               "webhook": repository_webhook(request.workspace, service.github_repository),
+               "domain": public_domain(service)}
     return render(request, "projects/service_settings.html", context)
+
+
+@require_POST
+def service_delete(request: HttpRequest, service_id: int) -> HttpResponse:
+    """Admins and owners delete a service: it stops serving and its domain is freed."""
+    service = get_for(request, Service.objects.visible(), Action.EDIT_SERVICE, pk=service_id)
+    environment = service.environment
+    delete_service(service)
+    messages.success(request, f"Service {service.name} deleted; it no longer runs.")
+    url = reverse("project_detail", kwargs={"project_id": environment.project_id})
+    return redirect(f"{url}?environment={environment.pk}")

@@ -32,11 +32,13 @@ ENDPOINTS = [
     ("POST", "/api/v1/projects/{p}/environments/", {"name": "staging", "copy_of": "{e}"},
      Action.EDIT_PROJECT),
     ("GET", "/api/v1/environments/{e}/", None, Action.VIEW),
+    ("DELETE", "/api/v1/environments/{e}/", None, Action.EDIT_PROJECT),  # the last: 409
     ("GET", "/api/v1/services/", None, Action.VIEW),
     ("POST", "/api/v1/services/", {"environment": "{e}", "name": "worker"},
      Action.EDIT_SERVICE),
     ("GET", "/api/v1/services/{s}/", None, Action.VIEW),
     ("PATCH", "/api/v1/services/{s}/", {"instances": 2}, Action.EDIT_SERVICE),
+    ("DELETE", "/api/v1/services/{s}/", None, Action.EDIT_SERVICE),
     ("GET", "/api/v1/deployments/", None, Action.VIEW),
     ("POST", "/api/v1/deployments/", {"service": "{s}"}, Action.DEPLOY),
     ("GET", "/api/v1/deployments/{d}/", None, Action.VIEW),

@@ -10,10 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from django.urls import resolve
 from django_tenants.utils import tenant_context
 
-from api.errors import not_found
 from api.tokens import create_token
 from conftest import BASE_DIR, free_port, start_panel
 from deployments.models import Deployment, Status
@@ -103,14 +101,6 @@ def test_login_link_up_status_logs_rollback(ws, committed_db, panel, tmp_path):
     assert bad_token.stderr.count("\n") == 1 and "paas_nope" not in bad_token.stderr
 
 
-def variables_endpoints() -> bool:
-    """Whether the variables endpoints exist (the catch-all route answers any other path)."""
-    return resolve("/services/1/variables/resolved/", urlconf="api.urls").func is not not_found
-
-
-@pytest.mark.skipif(not variables_endpoints(),
-                    reason="enable once the variables endpoints (GET/PUT/DELETE "
-                           "/services/{id}/variables/[KEY/], GET .../variables/resolved/) land")
 def test_variables_and_run(ws, committed_db, panel, tmp_path):
     with tenant_context(ws):
         project = create_project("CLI variables")
@@ -130,3 +120,45 @@ def test_variables_and_run(ws, committed_db, panel, tmp_path):
     assert refused.returncode == 1 and refused.stderr.startswith("error: 403 ")
     assert paas(tmp_path, home, "variables", "unset", "GREETING").returncode == 0
     assert "GREETING" not in json.loads(paas(tmp_path, home, "variables", "--json").stdout)
+
+
+def test_deploy_a_repository_and_open_the_service(ws, committed_db, panel, tmp_path):
+    """`paas deploy` builds the branch head of a service with a repository and follows it
+    until live; `--detach --json` only queues; an upload-only service says how it deploys;
+    `paas open` hands the service's domain to the browser ($BROWSER)."""
+    repository = sample_apps.make_repo(tmp_path / "repos", "cli-deploy", sample_apps.NODE_APP)
+    with tenant_context(ws):
+        project = create_project("CLI deploy")
+        environment = project.environments.get()
+        create_service(environment, "api", repository_url=repository)
+        create_service(environment, "uploads")
+    _, token = create_token(ws, committed_db.member, "cli", 7)  # members deploy
+    home = tmp_path / "config"
+    assert paas(tmp_path, home, "login", panel, "--token", token).returncode == 0
+    assert paas(tmp_path, home, "link", "--project", "CLI deploy", "--service", "api") \
+        .returncode == 0
+
+    deployed = paas(tmp_path, home, "deploy")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "npm ci" in deployed.stdout and "#1 is live." in deployed.stdout
+    queued = paas(tmp_path, home, "deploy", "--detach", "--json")
+    assert queued.returncode == 0, queued.stderr
+    second = json.loads(queued.stdout)
+    assert second["number"] == 2 and second["status"] in ("queued", "building")
+
+    opened_file = tmp_path / "opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened_file}\n')
+    browser.chmod(0o755)
+    opened = paas(tmp_path, home, "open", env={"BROWSER": str(browser)})
+    assert opened.returncode == 0, opened.stderr
+    url = opened.stdout.strip()
+    assert url.startswith("http://api-") and ".apps.localhost" in url
+    assert opened_file.read_text() == url
+    assert paas(tmp_path, home, "open", "--print").stdout.strip() == url
+
+    assert paas(tmp_path, home, "link", "--project", "CLI deploy", "--service", "uploads") \
+        .returncode == 0
+    refused = paas(tmp_path, home, "deploy")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: 409 ") and "repository URL" in refused.stderr

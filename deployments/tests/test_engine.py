@@ -21,7 +21,9 @@ from deployments.tests.engine import (
     wait_for,
 )
 from hosting.models import PortAllocation, Route
+from projects.environments import copy_environment
 from projects.models import Service
+from projects.services import delete_environment, delete_project
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 
@@ -265,9 +267,21 @@ def test_settings_the_database_holds_are_checked_again_by_the_worker(ws, repos, 
     assert not Path("/tmp/pwned-branch").exists()
 
 
-def test_deleting_a_project_removes_what_its_services_run(ws, repos):
-    from projects.services import delete_project
+def removed_from_its_host(ws, service: Service, deployment: Deployment) -> bool:
+    """The service's rows are gone, its route too, and (by the host's worker, once the rows
+    are gone) its port, its PM2 process and its release directory."""
+    with tenant_context(ws):
+        if Service.objects.filter(pk=service.pk).exists():
+            return False
+    return not (Route.objects.filter(schema_name=ws.schema_name, service_id=service.pk).exists()
+                or PortAllocation.objects.filter(schema_name=ws.schema_name,
+                                                 deployment_id=deployment.pk).exists()
+                or [i for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)
+                    and i.name.startswith(f"{ws.schema_name}.")]
+                or Path(deployment.release_dir).exists())
 
+
+def test_deleting_a_project_removes_what_its_services_run(ws, repos):
     repo = sample_apps.make_repo(repos, "doomed", sample_apps.NODE_APP)
     service = make_service(ws, repo)
     deployment = settle(ws, deploy(ws, service))
@@ -275,21 +289,24 @@ def test_deleting_a_project_removes_what_its_services_run(ws, repos):
     with tenant_context(ws), transaction.atomic():
         delete_project(service.environment.project)
 
-    def gone() -> bool:
-        with tenant_context(ws):
-            return not Service.objects.filter(pk=service.pk).exists()
-
-    assert wait_for(gone, 30)
-    assert not Route.objects.filter(schema_name=ws.schema_name, service_id=service.pk).exists()
-
-    def cleaned_up_on_its_host() -> bool:  # by the host's worker, once the rows are gone
-        return not (PortAllocation.objects.filter(schema_name=ws.schema_name,
-                                                  deployment_id=deployment.pk).exists()
-                    or [i for i in pm2.jlist() if i.env_deployment_id == str(deployment.pk)
-                        and i.name.startswith(f"{ws.schema_name}.")]
-                    or Path(deployment.release_dir).exists())
-
-    assert wait_for(cleaned_up_on_its_host, 30)
+    assert wait_for(lambda: removed_from_its_host(ws, service, deployment), 30)
     # The name is free again: a new service of that name deploys and gets the domain.
     again = make_service(ws, sample_apps.make_repo(repos, "again", sample_apps.NODE_APP))
     assert settle(ws, deploy(ws, again)).status == Status.ACTIVE
+
+
+def test_deleting_an_environment_removes_what_its_services_run(ws, repos):
+    """Staging (a copy of production) deployed, then deleted: its service stops serving and
+    is cleaned up; production's is untouched."""
+    production = make_service(ws, sample_apps.make_repo(repos, "envs", sample_apps.NODE_APP))
+    with tenant_context(ws):
+        staging = copy_environment(production.environment, "staging")
+        copied = Service.objects.get(environment=staging)
+    deployment = settle(ws, deploy(ws, copied))
+    assert get(deployment.port)[0] == 200
+    with tenant_context(ws):
+        delete_environment(staging)
+
+    assert wait_for(lambda: removed_from_its_host(ws, copied, deployment), 30)
+    with tenant_context(ws):
+        assert Service.objects.filter(pk=production.pk).exists()

@@ -16,6 +16,7 @@ from deployments.models import Deployment, SourceArchive, SourceArchiveChunk, St
 from deployments.services import DeployRefused, deploy_upload, rollback
 from deployments.tests import sample_apps
 from deployments.tests.engine import get, log_of, set_variable, settle
+from deployments.tests.test_views import button
 from projects.models import Service
 from projects.services import create_project, create_service
 
@@ -131,3 +132,26 @@ def test_archives_are_stored_in_chunks_and_go_with_their_deployments(people, set
         again = deploy_upload(service, body, triggered_by=OWNER)
         Service.objects.filter(pk=service.pk).delete()
         assert not SourceArchive.objects.filter(pk=again.source_archive_id).exists()
+
+
+def test_a_service_deployed_only_by_uploads_offers_redeploy_of_its_upload(people, client_for):
+    """With no repository, Deploy (the branch head) says how such a service deploys; once an
+    upload has been deployed, Redeploy builds that upload again."""
+    service = upload_service(people.workspace_a)
+    owner = client_for(people.owner, people.workspace_a)
+    reason = 'title="Add a repository URL (or run paas up) to deploy"'
+    html = owner.get(f"/services/{service.pk}/").content.decode()
+    for action in ("deploy", "redeploy"):
+        assert "disabled" in button(html, action) and reason in button(html, action)
+
+    first = upload(people.workspace_a, service, tarball(sample_apps.NODE_APP))
+    html = owner.get(f"/services/{service.pk}/").content.decode()
+    assert "disabled" in button(html, "deploy") and reason in button(html, "deploy")
+    assert "disabled" not in button(html, "redeploy")
+
+    response = owner.post(f"/services/{service.pk}/redeploy/", follow=True)
+    assert "Redeploy queued as deployment #2." in response.content.decode()
+    with tenant_context(people.workspace_a):
+        again = Deployment.objects.get(service=service, number=2)
+        assert again.source_archive_id == first.source_archive_id
+        assert again.source_deployment_id == first.pk and again.commit_sha == ""

@@ -182,7 +182,7 @@ def test_buttons_say_why_they_are_disabled(people, client_for, service):
     html = owner.get(f"/services/{bare.pk}/").content.decode()
     for action in ("deploy", "redeploy"):
         assert "disabled" in button(html, action)
-        assert 'title="Add a repository URL to deploy"' in button(html, action)
+        assert 'title="Add a repository URL (or run paas up) to deploy"' in button(html, action)
     for action in ("restart", "stop"):
         assert 'title="Nothing is running"' in button(html, action)
     assert "Nothing is running." in html and "No deployments yet." in html

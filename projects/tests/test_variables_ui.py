@@ -317,7 +317,7 @@ def test_changes_are_staged_until_applied(people, client_for, world, kind):
         assert redeploy is None
     else:  # nothing deployed yet: present, disabled, and says why
         assert "disabled" in redeploy.group(0)
-        assert 'title="Add a repository URL to deploy"' in redeploy.group(0)
+        assert 'title="Add a repository URL (or run paas up) to deploy"' in redeploy.group(0)
 
 
 def test_after_apply_redeploy_posts_to_the_services_redeploy(people, client_for, world):
