@@ -47,8 +47,8 @@ WILDCARD_PRIORITY = 1
 ANY_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 UPSTREAM = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 NAME_PART = 40
-# Values are checked once per process (a name's validity never changes); Traefik asks every
-# few seconds for the same names.
+# Names and upstreams are checked (and their rules, names and URLs made) once per process: a
+# string's answer never changes, and Traefik asks every few seconds about the same ones.
 CHECKED_NAMES = 100_000
 
 
@@ -88,7 +88,7 @@ def render(routes: Iterable[tuple[str, str]], panel: Panel, *, tls: bool) -> dic
             logger.warning("Traefik configuration: route %s left out (the panel's domain)",
                            hostname)
             continue
-        urls = server_urls(upstream)
+        urls = server_urls(upstream) if isinstance(upstream, str) else None
         if urls is None:
             logger.warning("Traefik configuration: route %s left out (upstream %r is not "
                            "address:port)", hostname, str(upstream)[:100])
@@ -130,6 +130,7 @@ def routers_for(hostname: str, prefix: str, service: str, *, tls: bool,
     }
 
 
+@functools.lru_cache(maxsize=CHECKED_NAMES)
 def rule(hostname: str) -> str:
     """`Host(`name`)`, or for `*.example.com` a HostRegexp of one label and the escaped rest.
     Only for a hostname `checked` accepted."""
@@ -144,6 +145,7 @@ def rule(hostname: str) -> str:
     return f"Host(`{hostname}`)"
 
 
+@functools.lru_cache(maxsize=CHECKED_NAMES)
 def name(kind: str, hostname: str) -> str:
     """`<kind>-<letters and digits of the hostname>-<hash>`: unique per hostname, safe as a
     Traefik name."""
@@ -158,11 +160,10 @@ def checked(hostname: object, *, wildcard: bool) -> bool:
     return is_hostname(hostname, allow_wildcard=wildcard)
 
 
-def server_urls(upstream: object) -> list[str] | None:
+@functools.lru_cache(maxsize=CHECKED_NAMES)
+def server_urls(upstream: str) -> tuple[str, ...] | None:
     """`http://addr:port` of each comma-separated `addr:port` (IPv4, [IPv6] or a host name),
     or None when one is not that."""
-    if not isinstance(upstream, str):
-        return None
     urls = []
     for part in upstream.split(","):
         match = UPSTREAM.fullmatch(part.strip())
@@ -172,7 +173,7 @@ def server_urls(upstream: object) -> list[str] | None:
         if not 0 < port < 65536 or not _is_address(address):
             return None
         urls.append(f"http://{address}:{port}")
-    return urls
+    return tuple(urls)
 
 
 def _is_address(address: str) -> bool:
