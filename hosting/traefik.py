@@ -50,6 +50,7 @@ NAME_PART = 40
 # Names and upstreams are checked (and their rules, names and URLs made) once per process: a
 # string's answer never changes, and Traefik asks every few seconds about the same ones.
 CHECKED_NAMES = 100_000
+_LOGGED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -73,31 +74,38 @@ def render(routes: Iterable[tuple[str, str]], panel: Panel, *, tls: bool) -> dic
     panel_names = {panel.domain, *panel.workspace_hostnames}
     for hostname in sorted(panel_names):
         if not checked(hostname, wildcard=False):
-            logger.warning("Traefik configuration: panel hostname %r left out (not a "
-                           "hostname)", hostname[:100])
+            _left_out(f"panel hostname {hostname[:100]!r} (not a hostname)")
             continue
         routers.update(routers_for(hostname, name("panel", hostname), PANEL_SERVICE, tls=tls,
                                    middlewares=[PANEL_HEADERS]))
 
     for hostname, upstream in routes:
         if not checked(hostname, wildcard=True):
-            logger.warning("Traefik configuration: route %r left out (not a hostname)",
-                           str(hostname)[:100])
+            _left_out(f"route {str(hostname)[:100]!r} (not a hostname)")
             continue
         if is_within(hostname, panel.domain) or hostname in panel_names:
-            logger.warning("Traefik configuration: route %s left out (the panel's domain)",
-                           hostname)
+            _left_out(f"route {hostname} (on the panel's domain)")
             continue
         urls = server_urls(upstream) if isinstance(upstream, str) else None
         if urls is None:
-            logger.warning("Traefik configuration: route %s left out (upstream %r is not "
-                           "address:port)", hostname, str(upstream)[:100])
+            _left_out(f"route {hostname} (upstream {str(upstream)[:100]!r} is not "
+                      "address:port)")
             continue
         service = name("app", hostname)
         services[service] = {"loadBalancer": {"servers": [{"url": url} for url in urls]}}
         routers.update(routers_for(hostname, service, service, tls=tls))
 
     return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
+
+
+def _left_out(what: str) -> None:
+    """Log a row left out, once per process (Traefik asks again every few seconds)."""
+    if what in _LOGGED:
+        return
+    if len(_LOGGED) >= CHECKED_NAMES:
+        _LOGGED.clear()
+    _LOGGED.add(what)
+    logger.warning("Traefik configuration: %s left out", what)
 
 
 def dumps(configuration: dict) -> bytes:

@@ -218,3 +218,12 @@ def test_the_same_rows_give_the_same_bytes_and_names_stay_unique():
     assert len(names) == 4
     long_name = traefik.name("app", ("a" * 60 + ".") * 4 + "example.com")
     assert len(long_name) < 64
+
+
+def test_a_row_left_out_is_logged_once_not_at_every_poll(caplog):
+    rows = [("evil.example.com`)", "127.0.0.1:20009"), *ONE_SERVICE]
+
+    for _ in range(3):
+        traefik.render(rows, PANEL, tls=True)
+
+    assert caplog.text.count("left out") == 1
