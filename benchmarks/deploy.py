@@ -268,11 +268,12 @@ def run() -> dict[str, dict]:
     root.chmod(0o711)  # with isolation, the workspace's user goes through it to its release
     saved = {name: getattr(settings, name) for name in
              ("PAAS_APPS_DIR", "PAAS_PM2_HOME", "PAAS_PORT_RANGE", "PAAS_DRAIN_SECONDS",
-              "PAAS_WORKSPACE_UIDS")}
+              "PAAS_TRAEFIK_POLL_SECONDS", "PAAS_WORKSPACE_UIDS")}
     settings.PAAS_APPS_DIR = root / "apps"
     settings.PAAS_PM2_HOME = settings.PAAS_APPS_DIR / "pm2"
     settings.PAAS_PORT_RANGE = PORT_RANGE
     settings.PAAS_DRAIN_SECONDS = 2.0
+    settings.PAAS_TRAEFIK_POLL_SECONDS = 0.0  # the development router, not Traefik
     settings.PAAS_WORKSPACE_UIDS = (3_800_000, 3_800_999)  # the benchmark's own users
     try:
         repo, app = app_repository(root)
@@ -288,7 +289,8 @@ def run() -> dict[str, dict]:
             env = {**os.environ, "DATABASE_URL": database_url(),
                    "PAAS_APPS_DIR": str(settings.PAAS_APPS_DIR),
                    "PAAS_PORT_RANGE": "-".join(map(str, PORT_RANGE)),
-                   "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+                   "PAAS_DRAIN_SECONDS": "2", "PAAS_TRAEFIK_POLL_SECONDS": "0",
+                   "PYTHONUNBUFFERED": "1",
                    "PAAS_WORKSPACE_UIDS": "-".join(map(str, settings.PAAS_WORKSPACE_UIDS))}
             router_port = free_port()
             worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1",

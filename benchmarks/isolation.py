@@ -89,7 +89,8 @@ def deploy_figures() -> dict[str, dict]:
                    "PAAS_PORT_RANGE": "-".join(map(str, PORT_RANGE)),
                    "PAAS_WORKSPACE_UIDS": "-".join(map(str, settings.PAAS_WORKSPACE_UIDS)),
                    "PAAS_FIREWALL_TABLE": settings.PAAS_FIREWALL_TABLE,
-                   "PAAS_DRAIN_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+                   "PAAS_DRAIN_SECONDS": "2", "PAAS_TRAEFIK_POLL_SECONDS": "0",
+                   "PYTHONUNBUFFERED": "1"}
             workers = []
             for kind, host in HOSTS.items():
                 workers.append((

@@ -73,9 +73,21 @@ PAAS_MAX_CONCURRENT_BUILDS = int(
     os.environ.get("PAAS_MAX_CONCURRENT_BUILDS") or max(1, (os.cpu_count() or 2) // 2)
 )
 PAAS_RELEASES_KEPT = int(os.environ.get("PAAS_RELEASES_KEPT", "5"))
-# After a switch the old release keeps serving this long (requests in flight, routers that
-# have not read the new route yet), then it is stopped.
+# After a switch the old release keeps serving this long for the requests in flight, then it
+# is stopped; behind Traefik, counted from when Traefik has read the new route (poll interval
+# and a margin first: deployments.routes.drain_seconds).
 PAAS_DRAIN_SECONDS = float(os.environ.get("PAAS_DRAIN_SECONDS", "10"))
+# Traefik's HTTP provider (platform/traefik/traefik.yml) reads the routing table from the
+# panel's /traefik/config every this many seconds (its pollInterval: keep both the same). 0:
+# no Traefik in front (the development router reads each route as it is used).
+PAAS_TRAEFIK_POLL_SECONDS = float(os.environ.get("PAAS_TRAEFIK_POLL_SECONDS", "5"))
+# The bearer token Traefik sends for it; unset, the endpoint refuses every request.
+PAAS_TRAEFIK_TOKEN = os.environ.get("PAAS_TRAEFIK_TOKEN", "").strip()
+# Where Traefik sends the panel's own domain and its workspaces' subdomains: the web process.
+PAAS_PANEL_UPSTREAM = (os.environ.get("PAAS_PANEL_UPSTREAM", "").strip().rstrip("/")
+                       or f"http://127.0.0.1:{os.environ.get('PANEL_PORT') or 8000}")
+if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", PAAS_PANEL_UPSTREAM):
+    raise ImproperlyConfigured("PAAS_PANEL_UPSTREAM is http://HOST:PORT (no path).")
 # An active deployment whose process restarts more than N times within M seconds crashed.
 PAAS_CRASH_RESTARTS = int(os.environ.get("PAAS_CRASH_RESTARTS", "3"))
 PAAS_CRASH_WINDOW_SECONDS = int(os.environ.get("PAAS_CRASH_WINDOW_SECONDS", "120"))
@@ -383,6 +395,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Traefik's HTTP provider asks for its configuration over plain HTTP on the loopback
+# (platform/traefik/traefik.yml), and follows no redirect to an HTTPS it does not have yet.
+SECURE_REDIRECT_EXEMPT = [r"^traefik/config$"]
 X_FRAME_OPTIONS = "DENY"
 _scheme = "https" if SECURE else "http"
 CSRF_TRUSTED_ORIGINS = [f"{_scheme}://{PAAS_DOMAIN}", f"{_scheme}://*.{PAAS_DOMAIN}"]

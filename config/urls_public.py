@@ -1,9 +1,11 @@
-"""URLs of the panel's root domain (PAAS_DOMAIN): accounts, workspaces, operators' admin."""
+"""URLs of the panel's root domain (PAAS_DOMAIN): accounts, workspaces, operators' admin,
+Traefik's configuration."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from github import signin
+from hosting import views as hosting_views
 from tenants import views, views_invitations
 
 urlpatterns = [
@@ -19,5 +21,7 @@ urlpatterns = [
     path("invitations/<str:token>/accept/", views_invitations.invitation_accept,
          name="invitation_accept"),
     path("healthz", views.healthz, name="healthz"),
+    # Traefik's HTTP provider (bearer token): the routing table as its dynamic configuration.
+    path("traefik/config", hosting_views.traefik_config, name="traefik_config"),
     path("admin/", admin.site.urls),
 ]

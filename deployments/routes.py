@@ -1,9 +1,10 @@
 """The public routing table (hosting.models.Route): a service's domain → its serving ports
 (at its host's address).
 
-Traefik's configuration is generated from these rows in a later issue; until then the
-development router (devrouter.app) reads them. Rows are written from the structured
-values here, never from strings a user typed.
+Traefik's configuration is generated from these rows (hosting.traefik, which Traefik polls
+every PAAS_TRAEFIK_POLL_SECONDS); in development the development router (devrouter.app)
+reads them. Rows are written from the structured values here, never from strings a user
+typed.
 
 The hostname is the service's generated domain, reserved for it alone (projects.domains):
 no other service can hold a route on it, and a row another service left there (one that no
@@ -12,12 +13,27 @@ longer exists, or a clash from before domains were reserved) is taken over.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 
 from deployments.models import Deployment
 from hosting.models import Host, Route
 from projects.domains import public_domain
 from projects.models import Service
+
+# After a poll that brings a change, Traefik waits for its providersThrottleDuration (2 s by
+# default) before applying it; the request itself, the reload, and clocks add the rest.
+TRAEFIK_APPLY_MARGIN_SECONDS = 3.0
+
+
+def drain_seconds() -> float:
+    """How long a deployment that a switch replaced keeps serving: until every router has
+    read the new route (behind Traefik: a poll interval and a margin after the switch
+    commits, since a poll may have just missed it), then PAAS_DRAIN_SECONDS for the requests
+    still in flight on it. A redeploy through Traefik then loses no request."""
+    poll = settings.PAAS_TRAEFIK_POLL_SECONDS
+    routers_catch_up = poll + TRAEFIK_APPLY_MARGIN_SECONDS if poll > 0 else 0.0
+    return routers_catch_up + settings.PAAS_DRAIN_SECONDS
 
 
 def upstream_of(address: str, ports: list[int]) -> str:

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, tenant_context
 from dramatiq_crontab import cron
 
-from deployments import logstore
+from deployments import logstore, routes
 from deployments.engine import launch, monitor, pipeline, pm2, releases
 from deployments.logs import log_once
 from deployments.models import Deployment, Phase, ProcessSample, Status, Trigger
@@ -61,10 +61,11 @@ def deploy_release(deployment_id: int) -> None:
 
 
 def stop_after_drain(superseded_id: int | None) -> None:
-    """The deployment a switch superseded keeps serving PAAS_DRAIN_SECONDS, then stops."""
+    """The deployment a switch superseded keeps serving for the drain period (until Traefik
+    has read the new route, then PAAS_DRAIN_SECONDS: routes.drain_seconds), then stops."""
     if superseded_id is not None:  # on this host: the switch ran here
         stop_deployment.send_with_options(args=(superseded_id,),
-                                          delay=int(settings.PAAS_DRAIN_SECONDS * 1000))
+                                          delay=int(routes.drain_seconds() * 1000))
 
 
 @dramatiq.actor(queue_name=this_host("deploy"), time_limit=2 * MINUTE_MS, max_retries=3)

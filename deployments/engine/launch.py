@@ -254,7 +254,7 @@ def _switch(deployment: Deployment, control: Control, web_ports: list[int]) -> i
         service.save(update_fields=["active_deployment"])
         routes.point(service, deployment, web_ports)
         log.write(f"Live: {public_domain(service)} now routes to #{deployment.number}"
-                  + (f"; #{previous.number} keeps serving for {settings.PAAS_DRAIN_SECONDS:g} "
+                  + (f"; #{previous.number} keeps serving for {routes.drain_seconds():g} "
                      "s, then stops" if previous is not None else ""),
                   phase=Phase.SWITCH, stream=Stream.DEPLOY)
         log.flush()

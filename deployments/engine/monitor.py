@@ -24,6 +24,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
+from deployments import routes
 from deployments.engine import accounts, firewall, launch, pipeline, pm2, ports
 from deployments.engine.limits import Limits, memory_by_group
 from deployments.engine.runner import kill_orphaned_build
@@ -302,7 +303,7 @@ def _fail_abandoned(now: datetime) -> None:
 def _remove_leftovers(by_deployment: dict[str, list[pm2.ProcessInfo]],
                       now: datetime) -> None:
     """Processes of deployments that are over, past their drain period (or unknown)."""
-    grace = timedelta(seconds=settings.PAAS_DRAIN_SECONDS + 60)
+    grace = timedelta(seconds=routes.drain_seconds() + 60)
     ids = [int(key) for key in by_deployment if key.isdigit()]
     over = {str(pk) for pk, status, finished in Deployment.objects.filter(pk__in=ids)
             .values_list("pk", "status", "finished_at")

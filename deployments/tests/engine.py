@@ -27,8 +27,10 @@ from tenants.models import Workspace
 
 SETTLED = (*Status.FINAL, Status.ACTIVE)
 # Workers refuse repository hosts on the panel's own network whatever the developer's
-# environment says: the engine tests count on it.
-WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1", "PAAS_ALLOW_INTERNAL_REPO_HOSTS": "0"}
+# environment says: the engine tests count on it. No Traefik polls the routes here (the
+# development router reads them as they are used), so the drain is PAAS_DRAIN_SECONDS alone.
+WORKER_ENV = {"PAAS_DRAIN_SECONDS": "1", "PAAS_TRAEFIK_POLL_SECONDS": "0",
+              "PAAS_ALLOW_INTERNAL_REPO_HOSTS": "0"}
 
 
 @contextmanager
