@@ -25,6 +25,7 @@ from django_tenants.utils import tenant_context
 
 from benchmarks.deploy import background, free_port
 from config import web
+from deployments.engine import launch, pm2, releases
 
 SEQUENCE = re.compile(rb'data-sequence="(\d+)"')
 PROBE = re.compile(rb"latency probe (\d{19})")
@@ -68,8 +69,6 @@ def start_app(workspace: object, deployment: object, root: Path, *, count: int, 
     """The app under the panel's PM2 as the deployment's web process, its output in the files
     the shipper follows (as deployments/tests/test_shipper.py starts its apps); its PM2 name
     and the file it writes when done."""
-    from deployments.engine import launch, pm2, releases
-
     script = root / "app.py"
     script.write_text(APP)
     done = root / f"done-{deployment.pk}"

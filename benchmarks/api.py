@@ -57,11 +57,18 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from api.throttling import TokenRateThrottle
+from api.tokens import create_token
 from benchmarks._api_urls import PLAIN_PATH
 from benchmarks._database import temporary_database
 from benchmarks._http import Phase, exchange, run_load
 from benchmarks._logstream import panel_server
 from benchmarks.deploy import database_url
+from deployments.models import Deployment, Status
+from projects.models import Environment
+from projects.services import create_project, create_service
+from tenants.models import User
+from tenants.services import create_workspace
 
 BENCH_DATABASE = "bench_paas_api"
 API_PATH = "/api/v1/services/"
@@ -79,10 +86,6 @@ CLIENT_ADDRESS = "203.0.113.7"  # as Traefik forwards it
 def populate() -> None:
     """The workspace's 5 projects of 10 services, each with an active deployment (in the
     connection's workspace)."""
-    from deployments.models import Deployment, Status
-    from projects.models import Environment
-    from projects.services import create_project, create_service
-
     for p in range(PROJECTS):
         environment = create_project(f"project-{p}").environments.get(
             name=Environment.PRODUCTION)
@@ -168,18 +171,12 @@ def measure(target: Target, load: str, seconds: float) -> Answers:
 
 
 def forget_throttles(workspace: object, token_ids: list[int]) -> None:
-    from api.throttling import TokenRateThrottle
-
     with tenant_context(workspace):
         cache.delete_many([TokenRateThrottle.cache_format % {
             "scope": TokenRateThrottle.scope, "ident": f"token:{pk}"} for pk in token_ids])
 
 
 def run() -> dict[str, dict]:
-    from api.tokens import create_token
-    from tenants.models import User
-    from tenants.services import create_workspace
-
     if ROUNDS < 1 or CLIENTS < 1:
         raise ValueError("BENCH_API_ROUNDS and BENCH_API_CLIENTS must be at least 1")
     with temporary_database(BENCH_DATABASE):

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,15 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from benchmarks._database import temporary_database
+from deployments.engine import accounts, pm2
+from deployments.models import Deployment, Status
+from deployments.services import rollback, trigger_deployment
+from deployments.tasks import this_host
+from deployments.tests import sample_apps
+from projects.domains import public_domain
+from projects.services import create_project, create_service
+from tenants.models import User
+from tenants.services import create_workspace
 
 BENCH_DATABASE = "bench_deploy"
 ROUNDS = int(os.environ.get("BENCH_DEPLOY_ROUNDS", "7"))
@@ -54,8 +64,6 @@ MANUAL_PHASES: dict[str, list[float]] = {"clone": [], "npm ci": []}
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -98,8 +106,6 @@ def database_url() -> str:
 
 def app_repository(root: Path) -> tuple[str, str]:
     """The sample Node app with express locked from the registry, as a bare repository."""
-    from deployments.tests import sample_apps
-
     files = dict(sample_apps.NODE_APP)
     work = root / "lock"
     work.mkdir()
@@ -205,9 +211,6 @@ def manual_deploy(repo: str, work: Path, cache: Path, path: str) -> float:
 
 
 def engine_deploy(workspace: object, service: object) -> tuple[float, object]:
-    from deployments.models import Deployment, Status
-    from deployments.services import trigger_deployment
-
     started = time.perf_counter()
     with tenant_context(workspace):
         deployment = trigger_deployment(service, triggered_by="benchmark")
@@ -239,8 +242,6 @@ def engine_deploy(workspace: object, service: object) -> tuple[float, object]:
 
 
 def rollback_to(workspace: object, target: object, router_port: int, host: str) -> float:
-    from deployments.services import rollback
-
     started = time.perf_counter()
     with tenant_context(workspace):
         new = rollback(target, triggered_by="benchmark")
@@ -257,13 +258,6 @@ def rollback_to(workspace: object, target: object, router_port: int, host: str) 
 
 
 def run() -> dict[str, dict]:
-    from deployments.engine import accounts, pm2
-    from deployments.tasks import this_host
-    from projects.domains import public_domain
-    from projects.services import create_project, create_service
-    from tenants.models import User
-    from tenants.services import create_workspace
-
     root = Path(tempfile.mkdtemp(prefix="paas-bench-deploy-"))
     root.chmod(0o711)  # with isolation, the workspace's user goes through it to its release
     saved = {name: getattr(settings, name) for name in

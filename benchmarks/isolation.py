@@ -31,6 +31,11 @@ from django_tenants.utils import tenant_context
 
 from benchmarks._database import temporary_database
 from benchmarks.deploy import app_repository, background, database_url, engine_deploy
+from deployments.engine import accounts, firewall, pm2
+from hosting.models import host_queue
+from projects.services import create_project, create_service
+from tenants.models import User
+from tenants.services import create_workspace
 
 BENCH_DATABASE = "bench_isolation"
 ROUNDS = int(os.environ.get("BENCH_ISOLATION_ROUNDS", "5"))
@@ -54,12 +59,6 @@ def deploy_figures() -> dict[str, dict]:
         return {"deploy_isolated_vs_shared_ratio": {
             "value": 0, "unit": "not measured: isolation needs the panel to run as root",
             "goal": "<= 1.10"}}
-    from deployments.engine import accounts, firewall, pm2
-    from hosting.models import host_queue
-    from projects.services import create_project, create_service
-    from tenants.models import User
-    from tenants.services import create_workspace
-
     root = Path(tempfile.mkdtemp(prefix="paas-bench-isolation-"))
     root.chmod(0o711)  # the workspace users go through it to their releases
     saved = {name: getattr(settings, name) for name in

@@ -34,6 +34,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from benchmarks._database import temporary_database
+from hosting import traefik
+from hosting.models import Route
+from tenants.models import Domain, User
+from tenants.services import create_workspace
 
 BENCH_DATABASE = "bench_paas_traefik"
 ROUTES = 1000
@@ -45,10 +49,6 @@ TOKEN = "bench-traefik-token-" + "0" * 32
 
 
 def populate() -> None:
-    from hosting.models import Route
-    from tenants.models import Domain, User
-    from tenants.services import create_workspace
-
     owner = User.objects.create_user("bench-traefik@example.com", None, name="Bench")
     workspace = create_workspace("bench-traefik", "Bench Traefik", owner)
     Domain.objects.bulk_create(
@@ -86,9 +86,6 @@ def endpoint(client: Client) -> Callable[[], float]:
 
 
 def baseline() -> float:
-    from hosting.models import Route
-    from tenants.models import Domain
-
     started = time.perf_counter()
     routes = list(Route.objects.order_by("hostname").values_list("hostname", "upstream"))
     domains = list(Domain.objects.filter(domain__endswith=f".{settings.PAAS_DOMAIN}")
@@ -110,8 +107,6 @@ def without_gc(measure: Callable[[], float]) -> float:
 
 
 def run() -> dict[str, dict]:
-    from hosting import traefik
-
     if ROUNDS < 1:
         raise ValueError("BENCH_TRAEFIK_ROUNDS must be at least 1")
     saved = {"PAAS_TRAEFIK_TOKEN": settings.PAAS_TRAEFIK_TOKEN, "SECURE": settings.SECURE}

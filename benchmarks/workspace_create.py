@@ -27,6 +27,8 @@ from django.db import connection
 from django.test import override_settings
 
 from benchmarks._database import temporary_database
+from tenants.models import User
+from tenants.services import create_workspace
 
 BENCH_DATABASE = "bench_paas"
 EXISTING_WORKSPACES = int(os.environ.get("BENCH_EXISTING_WORKSPACES", "200"))
@@ -93,8 +95,6 @@ def creation_settings(kind: str) -> override_settings:
 
 def timed_creation(kind: str, slug: str, owner: object) -> float:
     """Milliseconds to create the workspace `slug` by `kind`; it is deleted afterwards."""
-    from tenants.services import create_workspace
-
     # Each creation with the connection a request gets (from the pool, or new without one).
     connection.close()
     connection.set_schema_to_public()
@@ -113,8 +113,6 @@ def timed_creation(kind: str, slug: str, owner: object) -> float:
 
 def populate(owner: object, count: int, progress: Callable[[str], None]) -> None:
     """`count` workspaces through create_workspace, as users would have made them."""
-    from tenants.services import create_workspace
-
     for done in range(1, count + 1):
         create_workspace(f"bench-{done:04d}", f"Bench {done}", owner)
         if done % 50 == 0:
@@ -122,8 +120,6 @@ def populate(owner: object, count: int, progress: Callable[[str], None]) -> None
 
 
 def run() -> dict[str, dict]:
-    from tenants.models import User
-
     def progress(message: str) -> None:
         print(message, flush=True)
 
