@@ -4,10 +4,14 @@ so the write serializers here only describe them: their fields are the forms' fi
 
 from __future__ import annotations
 
+from django.db import connection
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deployments.models import Deployment, Status
 from github.models import WebhookDelivery
+from hosting.models import CustomDomain
+from projects.custom_domains import records_of
 from projects.domains import public_domain
 from projects.forms import ProjectForm, ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Project, Service
@@ -74,7 +78,38 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_domains(self, service: Service) -> list[str]:
-        return [public_domain(service), *service.custom_domains]
+        """Its generated domain first, then its custom domains."""
+        return [public_domain(service),
+                *CustomDomain.objects.hostnames_of(connection.schema_name, service.pk)]
+
+
+class DnsRecordSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["CNAME", "A", "AAAA", "ALIAS"])
+    name = serializers.CharField()
+    value = serializers.CharField()
+
+
+class CustomDomainSerializer(serializers.ModelSerializer):
+    """A custom domain of a service (context: `service`), with the DNS records to create
+    and what the last check found."""
+
+    records = serializers.SerializerMethodField(
+        help_text="the DNS records that send the domain to the service")
+
+    class Meta:
+        model = CustomDomain
+        fields = ["hostname", "status", "found", "checked_at", "created_at", "records"]
+        read_only_fields = fields
+
+    @extend_schema_field(DnsRecordSerializer(many=True))
+    def get_records(self, domain: CustomDomain) -> list[dict]:
+        return [{"type": record.type, "name": record.name, "value": record.value}
+                for record in records_of(self.context["service"], domain)]
+
+
+class CustomDomainCreateSerializer(serializers.Serializer):
+    hostname = serializers.CharField(help_text="e.g. shop.example.com (IDNs are converted to "
+                                     "punycode)")
 
 
 class ServiceCreateSerializer(serializers.ModelSerializer):

@@ -92,7 +92,7 @@ def test_a_workspace_patch_without_a_name_keeps_it(people, caller):
 
 @pytest.mark.parametrize(("path", "data"), [
     ("/api/v1/projects/", {"name": "Blog", "deleting": True}),
-    ("/api/v1/services/", {"environment": 1, "name": "api", "custom_domains": ["x.com"]}),
+    ("/api/v1/services/", {"environment": 1, "name": "api", "domains": ["x.com"]}),
     ("/api/v1/deployments/", {"service": 1, "commit_sha": "abc"}),
 ])
 def test_unknown_fields_are_refused_by_name(people, objects, caller, path, data):
