@@ -3,10 +3,10 @@
 The label is reserved in the public schema (hosting.models.GeneratedDomain) when the service
 is created, in the same transaction (the tenant connection reaches the public tables through
 its search_path), and is freed when the service is deleted, with its project or alone (its
-custom domains too). A
-service stopped, failed or renamed keeps it. It reads `<service>[-<environment>]-<workspace>`
-(`pr-<number>-<service>-<workspace>` in a pull request's preview) when that was free, else it
-carries a random suffix (hosting.domain_labels).
+custom domains too). A service stopped, failed or renamed keeps it. It reads
+`<service>[-<environment>]-<workspace>` (`pr-<number>-<service>-<workspace>` in a pull
+request's preview) when that was free, else it carries a random suffix
+(hosting.domain_labels).
 """
 
 from __future__ import annotations
