@@ -34,9 +34,11 @@ def domain_of(service: Service, domain_id: int) -> CustomDomain:
 
 
 def done(request: HttpRequest, service: Service, message: str, *, error: bool = False,
-         form: CustomDomainForm | None = None) -> HttpResponse:
+         notice: bool = True) -> HttpResponse:
+    """The card again (htmx; with `message` above it when `notice`), else the settings page
+    with `message`."""
     if request.htmx:
-        context = {**domains_context(request, service, form), "notice": message,
+        context = {**domains_context(request, service), "notice": message if notice else "",
                    "notice_error": error}
         return render(request, CARD, context)
     (messages.error if error else messages.success)(request, message)
@@ -65,8 +67,9 @@ def domain_add(request: HttpRequest, service_id: int) -> HttpResponse:
 def domain_check(request: HttpRequest, service_id: int, domain_id: int) -> HttpResponse:
     service = editable(request, service_id)
     domain = check_domain(service, domain_of(service, domain_id))
+    # The domain's row says what was found; the page without htmx says it on top too.
     return done(request, service, domain.found,
-                error=domain.status != CustomDomain.Status.VERIFIED)
+                error=domain.status != CustomDomain.Status.VERIFIED, notice=False)
 
 
 @require_POST
