@@ -26,6 +26,8 @@ from django.db import connection
 from django.test import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
+from hosting.tests.fake_dns import PATH as FAKE_RESOLVER
+from hosting.tests.fake_dns import FakeResolver
 from tenants.models import Membership, User, Workspace
 from tenants.roles import Role
 from tenants.services import create_workspace
@@ -67,6 +69,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "Debian (it installs the chromium package), `sudo apt-get install chromium`, or "
             "set CHROMIUM to a Chromium binary; `-m 'not browser'` runs the others."
         )
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """No test queries DNS: the custom domains' checks ask FakeResolver, whose zone (this
+    fixture's value: name → hosting.dns.Answer) a test fills."""
+    monkeypatch.setattr(settings, "PAAS_DNS_RESOLVER", FAKE_RESOLVER)
+    FakeResolver.zone, FakeResolver.asked = {}, []
+    return FakeResolver.zone
 
 
 @dataclass
@@ -172,6 +183,7 @@ def test_database_url() -> str:
 def process_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1",
+                "PAAS_DNS_RESOLVER": FAKE_RESOLVER,
                 "PAAS_HOST_NAME": settings.PAAS_HOST_NAME, **extra})
     return env
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Manager, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deployments.logview import LineView
 from deployments.models import Deployment, Status
 from github.models import WebhookDelivery
+from hosting.models import CustomDomain
+from projects.custom_domains import records_of
 from projects.domains import public_domain, remember_domains
 from projects.forms import ProjectForm, ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Project, Service
@@ -67,13 +71,20 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     copy_of = serializers.IntegerField(help_text="id of the environment of the project to copy")
 
 
+CUSTOM_HOSTNAMES = "_custom_hostnames"  # a service's custom domains, once read for a page
+
+
 class ServiceListSerializer(serializers.ListSerializer):
-    """A list of services, their generated domains read with one query for the page (else
-    one query each)."""
+    """A list of services, their generated and custom domains read with one query each for
+    the page (else two queries per service)."""
 
     def to_representation(self, data: Iterable[Service]) -> list[dict]:
         services = list(data.all() if isinstance(data, Manager | QuerySet) else data)
         remember_domains(services)
+        custom = CustomDomain.objects.hostnames_by_service(connection.schema_name,
+                                                           [service.pk for service in services])
+        for service in services:
+            setattr(service, CUSTOM_HOSTNAMES, custom[service.pk])
         return super().to_representation(services)
 
 
@@ -95,7 +106,40 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_domains(self, service: Service) -> list[str]:
-        return [public_domain(service), *service.custom_domains]
+        """Its generated domain first, then its custom domains."""
+        custom = getattr(service, CUSTOM_HOSTNAMES, None)
+        if custom is None:
+            custom = CustomDomain.objects.hostnames_of(connection.schema_name, service.pk)
+        return [public_domain(service), *custom]
+
+
+class DnsRecordSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["CNAME", "A", "AAAA", "ALIAS"])
+    name = serializers.CharField()
+    value = serializers.CharField()
+
+
+class CustomDomainSerializer(serializers.ModelSerializer):
+    """A custom domain of a service (context: `service`), with the DNS records to create
+    and what the last check found."""
+
+    records = serializers.SerializerMethodField(
+        help_text="the DNS records that send the domain to the service")
+
+    class Meta:
+        model = CustomDomain
+        fields = ["hostname", "status", "found", "checked_at", "created_at", "records"]
+        read_only_fields = fields
+
+    @extend_schema_field(DnsRecordSerializer(many=True))
+    def get_records(self, domain: CustomDomain) -> list[dict]:
+        return [{"type": record.type, "name": record.name, "value": record.value}
+                for record in records_of(self.context["service"], domain)]
+
+
+class CustomDomainCreateSerializer(serializers.Serializer):
+    hostname = serializers.CharField(help_text="e.g. shop.example.com (IDNs are converted to "
+                                     "punycode)")
 
     def to_representation(self, service: Service) -> dict:
         """What ModelSerializer writes (the fields above, in their order), without building

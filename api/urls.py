@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from api import views_docs
 from api.errors import not_found
 from api.views_deployments import DeploymentViewSet
+from api.views_domains import ServiceDomainViewSet
 from api.views_logs import ServiceLogsView
 from api.views_members import InvitationViewSet, MemberViewSet
 from api.views_projects import EnvironmentViewSet, ProjectViewSet, WorkspaceView
@@ -43,6 +44,14 @@ resources = [
          EnvironmentVariableViewSet.as_view(VARIABLES), name="api-environment-variables"),
     path("environments/<int:owner_id>/variables/<str:key>/",
          EnvironmentVariableViewSet.as_view(VARIABLE), name="api-environment-variable"),
+    # Custom domains (issue 14), named by hostname.
+    path("services/<int:service_id>/domains/",
+         ServiceDomainViewSet.as_view({"get": "list", "post": "create"}),
+         name="api-service-domains"),
+    path("services/<int:service_id>/domains/<str:hostname>/",
+         ServiceDomainViewSet.as_view({"delete": "destroy"}), name="api-service-domain"),
+    path("services/<int:service_id>/domains/<str:hostname>/check/",
+         ServiceDomainViewSet.as_view({"post": "check"}), name="api-service-domain-check"),
 ]
 
 urlpatterns = [

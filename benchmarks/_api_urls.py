@@ -13,7 +13,8 @@ does the work the API's list must do, by hand:
   must allow Action.VIEW);
 - the same rows: the API's queryset (api.views_services.api_services) ordered by name then
   id, the first page of 100 (one more read to know whether there is more), the generated
-  domains read with one query (projects.domains.remember_domains);
+  domains read with one query (projects.domains.remember_domains), and the custom domains
+  with another (hosting.models.CustomDomain);
 - the same JSON: the fields of api.serializers.ServiceSerializer, datetimes as DRF writes
   them, in the API's list envelope (results, limit, offset, has_more), with json.dumps.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -37,6 +39,7 @@ from api.pagination import DEFAULT_LIMIT
 from api.tokens import find_token, touch
 from api.views_services import api_services
 from config.urls_tenant import urlpatterns as panel_urlpatterns
+from hosting.models import CustomDomain
 from projects.domains import public_domain, remember_domains
 from projects.forms import ServiceSettingsForm
 from projects.models import Service
@@ -60,12 +63,12 @@ def _iso(value: datetime | None) -> str | None:
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
-def _service(service: Service) -> dict[str, object]:
+def _service(service: Service, custom: list[str]) -> dict[str, object]:
     row: dict[str, object] = {"id": service.pk, "project": service.environment.project_id,
                               "environment": service.environment_id, "name": service.name}
     for name in SETTINGS_FIELDS:
         row[name] = getattr(service, name)
-    row["domains"] = [public_domain(service), *service.custom_domains]
+    row["domains"] = [public_domain(service), *custom]
     row["active_deployment"] = service.active_deployment_id
     row["created_at"] = _iso(service.created_at)
     return row
@@ -89,7 +92,10 @@ def plain_services(request: HttpRequest) -> HttpResponse:
     has_more = len(services) > DEFAULT_LIMIT
     services = services[:DEFAULT_LIMIT]
     remember_domains(services)
-    answer: dict[str, object] = {"results": [_service(service) for service in services],
+    custom = CustomDomain.objects.hostnames_by_service(connection.schema_name,
+                                                       [service.pk for service in services])
+    answer: dict[str, object] = {"results": [_service(service, custom[service.pk])
+                                             for service in services],
                                  "limit": DEFAULT_LIMIT, "offset": 0, "has_more": has_more}
     if has_more:
         answer["next_offset"] = DEFAULT_LIMIT

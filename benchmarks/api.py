@@ -65,6 +65,7 @@ from benchmarks._http import Phase, exchange, run_load
 from benchmarks._logstream import panel_server
 from benchmarks.deploy import database_url
 from deployments.models import Deployment, Status
+from hosting.models import CustomDomain
 from projects.models import Environment
 from projects.services import create_project, create_service
 from tenants.models import User
@@ -94,8 +95,11 @@ def populate() -> None:
             service = create_service(
                 environment, name, repository_url=f"https://github.com/bench/{name}.git",
                 build_command="npm ci && npm run build", start_command="node server.js",
-                healthcheck_path="/health",
-                custom_domains=[f"{name}.example.com"] if s % 3 == 0 else [])
+                healthcheck_path="/health")
+            if s % 3 == 0:
+                CustomDomain.objects.create(hostname=f"{name}.example.com",
+                                            schema_name=connection.schema_name,
+                                            service_id=service.pk)
             service.active_deployment = Deployment.objects.create(
                 service=service, number=1, status=Status.ACTIVE, commit_sha="a" * 40,
                 commit_message="Bench commit", commit_author="Bench Owner", runtime="node",

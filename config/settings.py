@@ -5,6 +5,7 @@ Every variable has a development default so that a fresh checkout runs. With DEB
 that is missing.
 """
 
+import ipaddress
 import os
 import re
 import socket
@@ -61,6 +62,18 @@ TESTING = env_bool("PAAS_TESTING", False)
 PAAS_DATA_DIR = Path(os.environ.get("PAAS_DATA_DIR") or BASE_DIR / ".data").resolve()
 PAAS_DOMAIN = os.environ.get("PAAS_DOMAIN", "panel.localhost").strip().lower()
 PAAS_APPS_DOMAIN = os.environ.get("PAAS_APPS_DOMAIN", "apps.localhost").strip().lower()
+# Custom domains (hosting.CustomDomain, projects/custom_domains.py). The public addresses of
+# the machine Traefik answers on: what an apex domain's A/AAAA records must name (unset: the
+# addresses the service's generated domain resolves to count, and apex domains are told to
+# use their DNS provider's ALIAS/ANAME). The resolver is a class with lookup(hostname)
+# (hosting.dns.SystemResolver: the machine's, through getaddrinfo); tests name a fake.
+try:
+    PAAS_PUBLIC_ADDRESSES = [str(ipaddress.ip_address(address))
+                             for address in env_list("PAAS_PUBLIC_ADDRESSES")]
+except ValueError as error:
+    raise ImproperlyConfigured(f"PAAS_PUBLIC_ADDRESSES: {error}") from None
+PAAS_DNS_RESOLVER = os.environ.get("PAAS_DNS_RESOLVER", "hosting.dns.SystemResolver").strip()
+PAAS_MAX_CUSTOM_DOMAINS = env_int("PAAS_MAX_CUSTOM_DOMAINS", 20)
 PAAS_ALLOW_LOCAL_REPOS = env_bool("PAAS_ALLOW_LOCAL_REPOS", DEBUG)
 # https:// repositories on the panel's own network (loopback, private, link-local addresses,
 # names like *.internal): off unless set, in development too, since a team could otherwise

@@ -9,6 +9,7 @@ from github import views_settings as github_settings_views
 from github import webhooks
 from github.workspaces import WEBHOOK_PATH
 from projects import views as project_views
+from projects import views_domains as domain_views
 from projects import views_environments as environment_views
 from projects import views_services as service_views
 from projects import views_variables as variable_views
@@ -39,6 +40,11 @@ urlpatterns = [
          name="service_settings"),
     path("services/<int:service_id>/delete/", service_views.service_delete,
          name="service_delete"),
+    path("services/<int:service_id>/domains/", domain_views.domain_add, name="domain_add"),
+    path("services/<int:service_id>/domains/<int:domain_id>/check/", domain_views.domain_check,
+         name="domain_check"),
+    path("services/<int:service_id>/domains/<int:domain_id>/remove/",
+         domain_views.domain_remove, name="domain_remove"),
     path("", include("deployments.urls")),
     path("api/v1/", include("api.urls")),
     path("api/", include("api.urls_fallback")),

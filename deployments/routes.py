@@ -6,9 +6,12 @@ every PAAS_TRAEFIK_POLL_SECONDS); in development the development router (devrout
 reads them. Rows are written from the structured values here, never from strings a user
 typed.
 
-The hostname is the service's generated domain, reserved for it alone (projects.domains):
-no other service can hold a route on it, and a row another service left there (one that no
-longer exists, or a clash from before domains were reserved) is taken over.
+The hostnames are the service's generated domain, reserved for it alone (projects.domains),
+and its custom domains (projects.custom_domains, each held by one service across all
+workspaces): no other service can hold a route on them, and a row another service left there
+(one that no longer exists, or a clash from before domains were reserved) is taken over.
+Every switch writes the routes of all of them again; a custom domain added or removed while
+the service is live gets or loses its route at once (projects.custom_domains).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from deployments.models import Deployment
-from hosting.models import Host, Route
+from hosting.models import CustomDomain, Host, Route
 from projects.domains import public_domain
 from projects.models import Service
 
@@ -43,18 +46,21 @@ def upstream_of(address: str, ports: list[int]) -> str:
 
 
 def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
-    """Send the service's domain to the deployment's web ports (or drop the route when the
-    deployment serves no HTTP)."""
-    hostname = public_domain(service)
+    """Send the service's domains to the deployment's web ports (or drop the routes when
+    the deployment serves no HTTP)."""
+    schema = connection.schema_name
+    hostnames = [public_domain(service), *CustomDomain.objects.hostnames_of(schema, service.pk)]
     if not ports:
         remove(service)
         return
     upstream = upstream_of(Host.objects.address_of(deployment.host_name), ports)
-    Route.objects.update_or_create(
-        hostname=hostname,
-        defaults={"upstream": upstream, "schema_name": connection.schema_name,
-                  "service_id": service.pk, "deployment_id": deployment.pk},
-    )
+    for hostname in hostnames:
+        Route.objects.update_or_create(
+            hostname=hostname,
+            defaults={"upstream": upstream, "schema_name": schema, "service_id": service.pk,
+                      "deployment_id": deployment.pk},
+        )
+    Route.objects.of_service(schema, service.pk).exclude(hostname__in=hostnames).delete()
 
 
 def remove(service: Service) -> None:

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hosting.models import GeneratedDomain, Host, LogCursor, PortAllocation, Route
+from hosting.models import CustomDomain, GeneratedDomain, Host, LogCursor, PortAllocation, Route
 
 
 @admin.register(Host)
@@ -28,6 +28,14 @@ class RouteAdmin(admin.ModelAdmin):
 class GeneratedDomainAdmin(admin.ModelAdmin):
     list_display = ["label", "schema_name", "service_id", "reserved_at"]
     search_fields = ["label", "schema_name"]
+
+
+@admin.register(CustomDomain)
+class CustomDomainAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "schema_name", "service_id", "status", "checked_at",
+                    "created_at"]
+    list_filter = ["status"]
+    search_fields = ["hostname", "schema_name"]
 
 
 @admin.register(LogCursor)

@@ -1,6 +1,6 @@
 """The public schema's host-global tables: the hosts that run apps, the ports given to their
-processes, the domains generated for services, and the routing table Traefik's configuration
-is generated from."""
+processes, the domains generated for services, the custom domains their teams add, and the
+routing table Traefik's configuration is generated from."""
 
 from __future__ import annotations
 
@@ -90,6 +90,23 @@ class PortAllocation(models.Model):
         return f"{self.port} → {self.schema_name} deployment {self.deployment_id}"
 
 
+class RouteQuerySet(models.QuerySet["Route"]):
+    def of_service(self, schema_name: str, service_id: int) -> RouteQuerySet:
+        return self.filter(schema_name=schema_name, service_id=service_id)
+
+    def add_alias(self, schema_name: str, service_id: int, hostname: str) -> Route | None:
+        """Route `hostname` where the service's other routes go (a custom domain added while
+        the service is live); nothing when the service serves nowhere now."""
+        serving = self.of_service(schema_name, service_id).exclude(hostname=hostname).first()
+        if serving is None:
+            return None
+        route, _ = self.update_or_create(
+            hostname=hostname,
+            defaults={"upstream": serving.upstream, "schema_name": schema_name,
+                      "service_id": service_id, "deployment_id": serving.deployment_id})
+        return route
+
+
 class Route(models.Model):
     """Hostname → upstream, the table Traefik's configuration is generated from."""
 
@@ -102,6 +119,8 @@ class Route(models.Model):
     service_id = models.BigIntegerField()
     deployment_id = models.BigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RouteQuerySet.as_manager()
 
     class Meta:
         ordering = ["hostname"]
@@ -169,6 +188,72 @@ class GeneratedDomain(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} → {self.schema_name} service {self.service_id}"
+
+
+class CustomDomainQuerySet(models.QuerySet["CustomDomain"]):
+    def of_service(self, schema_name: str, service_id: int) -> CustomDomainQuerySet:
+        return self.filter(schema_name=schema_name, service_id=service_id)
+
+    def hostnames_of(self, schema_name: str, service_id: int) -> list[str]:
+        return list(self.of_service(schema_name, service_id).values_list("hostname", flat=True))
+
+    def hostnames_by_service(self, schema_name: str,
+                             service_ids: list[int]) -> dict[int, list[str]]:
+        """{service id: its hostnames, in order} of several services, with one query."""
+        found: dict[int, list[str]] = {pk: [] for pk in service_ids}
+        rows = (self.filter(schema_name=schema_name, service_id__in=service_ids)
+                .order_by("hostname").values_list("service_id", "hostname"))
+        for service_id, hostname in rows:
+            found[service_id].append(hostname)
+        return found
+
+    def release(self, schema_name: str, service_id: int) -> None:
+        """Free the custom domains of a deleted service (and drop their routes, which the
+        service's own clean-up drops too)."""
+        hostnames = self.hostnames_of(schema_name, service_id)
+        Route.objects.filter(hostname__in=hostnames, schema_name=schema_name).delete()
+        self.of_service(schema_name, service_id).delete()
+
+
+class CustomDomain(models.Model):
+    """A domain a team routes to one of its services (`shop.example.com`), with what the last
+    DNS check found. A hostname belongs to one service across all workspaces: the unique
+    constraint here, in the public schema, decides between two that add it at once.
+
+    The hostname is stored as hosting.hostnames.normalise writes it (punycode, lower case);
+    a leftmost `*` only where an operator allowed wildcards for the workspace."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # not checked yet
+        VERIFIED = "verified", "Verified"
+        MISCONFIGURED = "misconfigured", "Misconfigured"
+
+    hostname = models.CharField(max_length=253, unique=True)
+    schema_name = models.CharField(max_length=63)
+    service_id = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    found = models.CharField(max_length=500, blank=True,
+                             help_text="what the last DNS check found")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CustomDomainQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hostname"]
+        indexes = [models.Index(fields=["schema_name", "service_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} → {self.schema_name} service {self.service_id}"
+
+    def record_check(self, status: str | None, found: str) -> None:
+        """What a DNS check found; a check that could not tell (`status` None) keeps the
+        status and says why."""
+        if status is not None:
+            self.status = status
+        self.found = found[:500]
+        self.checked_at = timezone.now()
+        self.save(update_fields=["status", "found", "checked_at"])
 
 
 class LogCursor(models.Model):

@@ -2,10 +2,11 @@
 
 The label is reserved in the public schema (hosting.models.GeneratedDomain) when the service
 is created, in the same transaction (the tenant connection reaches the public tables through
-its search_path), and is freed when the service is deleted, with its project or alone. A
-service stopped, failed or renamed keeps it. It reads `<service>[-<environment>]-<workspace>`
-(`pr-<number>-<service>-<workspace>` in a pull request's preview) when that was free, else it
-carries a random suffix (hosting.domain_labels).
+its search_path), and is freed when the service is deleted, with its project or alone (its
+custom domains too). A service stopped, failed or renamed keeps it. It reads
+`<service>[-<environment>]-<workspace>` (`pr-<number>-<service>-<workspace>` in a pull
+request's preview) when that was free, else it carries a random suffix
+(hosting.domain_labels).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from hosting.domain_labels import preview_label, readable_label
-from hosting.models import GeneratedDomain
+from hosting.models import CustomDomain, GeneratedDomain
 from projects.models import Environment, Service
 from tenants.models import Workspace
 
@@ -81,6 +82,7 @@ def remember_domains(services: Iterable[Service]) -> None:
 
 
 def free_deleted_service(sender: type[Service], instance: Service, **kwargs: object) -> None:
-    """post_delete of a Service (connected in apps.py): its domain is free again once the
-    deletion commits."""
+    """post_delete of a Service (connected in apps.py): its domain, and its custom domains
+    (projects.custom_domains) with their routes, are free again once the deletion commits."""
     GeneratedDomain.objects.release(connection.schema_name, instance.pk)
+    CustomDomain.objects.release(connection.schema_name, instance.pk)

@@ -21,8 +21,8 @@ from tenants import audit
 from tenants.models import AuditAction
 
 # Not copied: the row's identity, where it runs and what it runs, and what belongs to the
-# original only (its custom domains).
-NOT_COPIED = frozenset({"id", "environment", "name", "custom_domains", "active_deployment",
+# original only (custom domains are rows of their own, hosting.CustomDomain, never copied).
+NOT_COPIED = frozenset({"id", "environment", "name", "active_deployment",
                         "host_name", "created_at"})
 # Names a pull request's preview takes (github.previews); users pick others.
 PREVIEW_NAME = re.compile(r"pr-[0-9]+")

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from projects.connections import check_repository
+from projects.custom_domains import allows_wildcards, available, validate_hostname
 from projects.dotenv import validate_key, validate_value
 from projects.models import Environment, Project, Service
 from projects.references import SHARED
@@ -128,6 +129,28 @@ class ServiceForm(SourceFieldsMixin, forms.ModelForm):
             raise ValidationError(f"This environment already has a service named {name}.")
         return name
 
+
+class CustomDomainForm(forms.Form):
+    """A custom domain to add to a service (projects.custom_domains says what is refused)."""
+
+    hostname = forms.CharField(
+        label="Domain", max_length=1000, strip=True,
+        error_messages={"required": "Enter a domain name."},
+        widget=forms.TextInput(attrs={"placeholder": "shop.example.com"}),
+        help_text="A domain you control, such as shop.example.com or example.com.")
+
+    def __init__(self, *args: object, service: Service, workspace: object = None,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.service, self.allow_wildcard = service, allows_wildcards(workspace)
+        if self.allow_wildcard:
+            self.fields["hostname"].help_text += " Wildcards (*.example.com) are allowed."
+
+    def clean_hostname(self) -> str:
+        hostname = validate_hostname(self.cleaned_data["hostname"],
+                                     allow_wildcard=self.allow_wildcard)
+        available(hostname, self.service)
+        return hostname
 
 
 LIMIT_FIELDS = ("memory_limit_mb", "max_processes", "max_open_files", "cpu_priority")

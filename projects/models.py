@@ -156,7 +156,6 @@ class Service(models.Model):
         help_text="days its log lines are kept (lines already stored keep the period they "
                   "were stored with)",
     )
-    custom_domains = models.JSONField(default=list, blank=True)
     # Globs (fnmatch, against paths from the repository's root): a push that changes none of
     # them is recorded as skipped. Empty: every push deploys.
     watch_paths = models.JSONField(default=list, blank=True)

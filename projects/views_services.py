@@ -1,5 +1,6 @@
 """Pages of services: adding one to an environment, the service page (its deployments, from
-deployments.panel, and its variables, from projects.views_variables), and its settings.
+deployments.panel, and its variables, from projects.views_variables), and its settings (its
+custom domains' actions: projects.views_domains).
 """
 
 from django.contrib import messages
@@ -10,8 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from projects.connections import repository_webhook, service_connected
+from projects.custom_domains import domains_of, records_of
 from projects.domains import public_domain
-from projects.forms import ServiceForm, ServiceSettingsForm
+from projects.forms import CustomDomainForm, ServiceForm, ServiceSettingsForm
 from projects.models import Environment, Service
 from projects.services import create_service, delete_service, save_service_settings
 from projects.source_fields import from_form
@@ -44,7 +46,36 @@ def service_create(request: HttpRequest, environment_id: int) -> HttpResponse:
 @require_GET
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
     service = get_for(request, Service.objects.visible(), Action.VIEW, pk=service_id)
-    return render(request, "projects/service_detail.html", page_context(request, service))
+    context = {**page_context(request, service), "custom_domains": domains_of(service)}
+    return render(request, "projects/service_detail.html", context)
+
+
+def domains_context(request: HttpRequest, service: Service,
+                    domain_form: CustomDomainForm | None = None) -> dict:
+    """The custom domains card of the settings page: each domain with the DNS records to
+    create, and the form that adds one."""
+    return {
+        "service": service,
+        "domain": public_domain(service),
+        "custom_domains": [(domain, records_of(service, domain))
+                           for domain in domains_of(service)],
+        "domain_form": domain_form or CustomDomainForm(
+            service=service, workspace=request.workspace, auto_id="domain_%s"),
+    }
+
+
+def settings_page(request: HttpRequest, service: Service,
+                  form: ServiceSettingsForm | None = None,
+                  domain_form: CustomDomainForm | None = None) -> HttpResponse:
+    # The form edits its own copy: a refused value must not reach the page around it.
+    form = form or ServiceSettingsForm(user=request.user,
+                                       instance=Service.objects.visible().get(pk=service.pk))
+    environment = service.environment
+    context = {"environment": environment, "project": environment.project,
+               "form": form, "source": from_form(form),
+               "webhook": repository_webhook(request.workspace, service.github_repository),
+               **domains_context(request, service, domain_form)}
+    return render(request, "projects/service_settings.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -52,21 +83,17 @@ def service_settings(request: HttpRequest, service_id: int) -> HttpResponse:
     """Source, build and deploy settings. A refused value is named next to its field and
     nothing is saved; saved settings apply from the next deployment."""
     service = get_for(request, Service.objects.visible(), Action.EDIT_SERVICE, pk=service_id)
-    # The form edits its own copy: a refused value must not reach the page around it.
-    form = ServiceSettingsForm(request.POST or None, user=request.user,
+    if request.method == "GET":
+        return settings_page(request, service)
+    form = ServiceSettingsForm(request.POST, user=request.user,
                                instance=Service.objects.visible().get(pk=service.pk))
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         saved = save_service_settings(form)
         messages.success(request, "Settings saved. They apply from the next deployment.")
         if form.newly_connected:
             service_connected.send(sender=Service, service=saved, request=request)
         return redirect("service_settings", service_id=service.pk)
-    environment = service.environment
-    context = {"service": service, "environment": environment, "project": environment.project,
-               "form": form, "source": from_form(form),
-               "webhook": repository_webhook(request.workspace, service.github_repository),
-               "domain": public_domain(service)}
-    return render(request, "projects/service_settings.html", context)
+    return settings_page(request, service, form)
 
 
 @require_POST

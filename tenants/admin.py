@@ -44,7 +44,7 @@ class WorkspaceAdminForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "suspended"]
+        fields = ["name", "slug", "suspended", "allow_wildcard_domains"]
 
     def clean_slug(self) -> str:
         # The same rules as the sign-up flow: a DNS label, not reserved, not taken.
@@ -55,7 +55,7 @@ class WorkspaceAdminForm(forms.ModelForm):
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceAdminForm
     list_display = ["name", "slug", "schema_name", "suspended", "created_at"]
-    list_filter = ["suspended"]
+    list_filter = ["suspended", "allow_wildcard_domains"]
     search_fields = ["name", "slug"]
     readonly_fields = ["schema_name", "created_at"]
     inlines = [MembershipInline, DomainInline]
@@ -63,8 +63,9 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
         if obj is None:
-            return ["name", "slug", "suspended"]
-        return ["name", "slug", "schema_name", "suspended", "created_at"]
+            return ["name", "slug", "suspended", "allow_wildcard_domains"]
+        return ["name", "slug", "schema_name", "suspended", "allow_wildcard_domains",
+                "created_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list:
         # The slug names the schema and the domain: fixed once the workspace exists.

@@ -78,6 +78,10 @@ class Workspace(TenantMixin):
     suspended = models.BooleanField(
         default=False, help_text="A suspended workspace shows a notice and runs nothing."
     )
+    allow_wildcard_domains = models.BooleanField(
+        default=False, help_text="Its services may add wildcard custom domains "
+        "(*.example.com). Let's Encrypt issues wildcard certificates only through a DNS "
+        "challenge, which the panel's Traefik does not do: give Traefik one for them.")
     created_at = models.DateTimeField(auto_now_add=True)
     # The secret GitHub signs this workspace's webhook deliveries with, encrypted (github/).
     github_webhook_secret = models.BinaryField(null=True, blank=True, editable=False)
@@ -209,6 +213,8 @@ class AuditAction(models.TextChoices):
     RESTARTED = "service.restarted", "Restarted"
     STOPPED = "service.stopped", "Stopped"
     SETTINGS_CHANGED = "service.settings_changed", "Changed settings"
+    DOMAIN_ADDED = "service.domain_added", "Added a domain"
+    DOMAIN_REMOVED = "service.domain_removed", "Removed a domain"
     CREATED = "object.created", "Created"
     DELETED = "object.deleted", "Deleted"
 

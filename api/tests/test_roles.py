@@ -13,6 +13,7 @@ from api.models import ApiToken
 from api.tests.conftest import CALLERS, ROLE_OF, error_of, session_client, token_client
 from api.tokens import create_token
 from github.models import WebhookDelivery
+from projects.custom_domains import add_domain
 from projects.services import create_project
 from projects.variables import set_now
 from tenants.invitations import invite
@@ -39,6 +40,11 @@ ENDPOINTS = [
     ("GET", "/api/v1/services/{s}/", None, Action.VIEW),
     ("PATCH", "/api/v1/services/{s}/", {"instances": 2}, Action.EDIT_SERVICE),
     ("DELETE", "/api/v1/services/{s}/", None, Action.EDIT_SERVICE),
+    ("GET", "/api/v1/services/{s}/domains/", None, Action.VIEW),
+    ("POST", "/api/v1/services/{s}/domains/", {"hostname": "new.example.com"},
+     Action.EDIT_SERVICE),
+    ("POST", "/api/v1/services/{s}/domains/shop.example.com/check/", None, Action.EDIT_SERVICE),
+    ("DELETE", "/api/v1/services/{s}/domains/shop.example.com/", None, Action.EDIT_SERVICE),
     ("GET", "/api/v1/deployments/", None, Action.VIEW),
     ("POST", "/api/v1/deployments/", {"service": "{s}"}, Action.DEPLOY),
     ("GET", "/api/v1/deployments/{d}/", None, Action.VIEW),
@@ -77,10 +83,12 @@ ENDPOINTS = [
 @pytest.fixture
 def world(people, objects):
     """The objects, with a variable EXISTING on the service and shared in the environment, a
-    pending invitation and a webhook delivery; ids_of names them and the memberships."""
+    custom domain shop.example.com of the service, a pending invitation and a webhook
+    delivery; ids_of names them and the memberships."""
     with tenant_context(people.workspace_a):
         for owner in (objects.service, objects.environment):
             set_now(owner, {"EXISTING": "x"}, people.owner)
+        add_domain(objects.service, "shop.example.com")
     invite(people.workspace_a, "invited@a.example", "member", people.owner, "http://panel")
     WebhookDelivery.objects.create(workspace=people.workspace_a, delivery_id="d-1",
                                    event="push", body_sha256="0" * 64, outcome="deployed")
@@ -153,6 +161,7 @@ def test_a_token_whose_user_left_the_workspace_is_refused(people, objects, calle
                                   "/api/v1/deployments/{}/", "/api/v1/environments/{}/",
                                   "/api/v1/deployments/{}/logs/",
                                   "/api/v1/services/{}/variables/",
+                                  "/api/v1/services/{}/domains/",
                                   "/api/v1/environments/{}/variables/"])
 def test_objects_of_another_workspace_are_404_whatever_the_id(people, objects, caller, path):
     with tenant_context(people.workspace_b):

@@ -6,7 +6,8 @@ Host header of workspace A. Every operation gets a bounded number of generated r
 (positive and negative data, derandomized, no shrinking), first with a token of the owner,
 then with one of a plain member. Committed fixtures (a project with its environment, a
 service with variables, a deployment) let generated ids hit real objects sometimes; what the
-run made (projects, invitations, tokens, role changes, a new workspace name) is undone after.
+run made (projects, invitations, tokens, custom domains, role changes, a new workspace name)
+is undone after. Checking a domain's DNS asks the tests' fake resolver (conftest.process_env).
 
 Destructive operations run last in each pass, so they cannot spoil the others: deleting
 (projects, variables, invitations), then removing members, then handing the workspace over
@@ -46,6 +47,7 @@ from api.models import ApiToken
 from api.tokens import create_token
 from conftest import free_port, start_panel
 from deployments.models import Deployment, Status
+from hosting.models import CustomDomain
 from projects.models import Project, Service
 from projects.services import create_project, create_service
 from projects.variables import set_now
@@ -95,6 +97,7 @@ def fuzzed_panel(committed_db) -> Iterator[Panel]:
         set_now(environment, {"SHARED_KEY": "shared"}, committed_db.owner)
         Deployment.objects.create(service=service, number=1, status=Status.QUEUED)
     tokens = set(ApiToken.objects.values_list("pk", flat=True))
+    domains = set(CustomDomain.objects.values_list("pk", flat=True))
     invitations = set(Invitation.objects.values_list("pk", flat=True))
     name = workspace.name
     port = free_port()
@@ -109,6 +112,7 @@ def fuzzed_panel(committed_db) -> Iterator[Panel]:
                 active_deployment=None)
             Project.objects.exclude(pk__in=existing).delete()
         ApiToken.objects.exclude(pk__in=tokens).delete()
+        CustomDomain.objects.exclude(pk__in=domains).delete()  # added to older services
         Invitation.objects.exclude(pk__in=invitations).delete()
         Workspace.objects.filter(pk=workspace.pk).update(name=name)
 

@@ -1,6 +1,6 @@
 """The list of services: each with its domains, in as many queries for 12 services as for 2
-(their generated domains are read with one query for the page, not one each); each service
-as ModelSerializer would write it (ServiceSerializer writes it by hand)."""
+(their generated and custom domains are read with one query each for the page, not one each);
+each service as ModelSerializer would write it (ServiceSerializer writes it by hand)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ from api.serializers import ServiceSerializer
 from api.tests.conftest import token_client
 from api.tokens import create_token
 from api.views_services import api_services
+from hosting.models import CustomDomain
 from projects.domains import public_domain
 from projects.models import RestartPolicy, Service
 from projects.services import create_service
+
+
+def add_domain(workspace, service, hostname: str) -> None:
+    CustomDomain.objects.create(hostname=hostname, schema_name=workspace.schema_name,
+                                service_id=service.pk)
 
 
 def listed(client) -> tuple[dict, int]:
@@ -29,29 +35,35 @@ def test_service_list_domains_in_queries_that_do_not_grow(people, objects):
     a = people.workspace_a
     client = token_client(a, create_token(a, people.owner, "list", 30)[1])
     with tenant_context(a):
-        create_service(objects.environment, "api", custom_domains=["api.example.com"])
+        api = create_service(objects.environment, "api")
+    add_domain(a, api, "api.example.com")
     client.get("/api/v1/services/")  # the token's last use written: not counted below
     answer, queries_for_two = listed(client)
     with tenant_context(a):
-        for number in range(10):
-            create_service(objects.environment, f"worker-{number}")
+        workers = [create_service(objects.environment, f"worker-{number}")
+                   for number in range(10)]
+    for worker in workers[::3]:  # some with two domains, the others with none
+        add_domain(a, worker, f"{worker.name}.example.com")
+        add_domain(a, worker, f"b-{worker.name}.example.org")
     answer, queries_for_twelve = listed(client)
 
     assert queries_for_twelve == queries_for_two
     with tenant_context(a):
-        expected = {service.name: [public_domain(service), *service.custom_domains]
-                    for service in Service.objects.all()}
+        expected = {service.name: [public_domain(service), *CustomDomain.objects.hostnames_of(
+            a.schema_name, service.pk)] for service in Service.objects.all()}
     assert len(answer["results"]) == 12
     assert {row["name"]: row["domains"] for row in answer["results"]} == expected
-    assert expected["api"][1] == "api.example.com"
+    assert expected["api"][1:] == ["api.example.com"]
+    assert expected["worker-0"][1:] == ["b-worker-0.example.org", "worker-0.example.com"]
 
 
 def test_service_written_as_model_serializer_writes_it(people, objects):
     with tenant_context(people.workspace_a):
-        create_service(objects.environment, "api", custom_domains=["api.example.com"],
-                       github_repository="shop/api", build_command="make", instances=3,
-                       restart_policy=RestartPolicy.ALWAYS, auto_rollback=False,
-                       log_retention_days=30, healthcheck_path="/health")
+        api = create_service(objects.environment, "api",
+                             github_repository="shop/api", build_command="make", instances=3,
+                             restart_policy=RestartPolicy.ALWAYS, auto_rollback=False,
+                             log_retention_days=30, healthcheck_path="/health")
+        add_domain(people.workspace_a, api, "api.example.com")
         objects.service.active_deployment = objects.deployment
         objects.service.save(update_fields=["active_deployment"])
         services = list(api_services())

@@ -92,7 +92,7 @@ def test_a_workspace_patch_without_a_name_keeps_it(people, caller):
 
 @pytest.mark.parametrize(("path", "data"), [
     ("/api/v1/projects/", {"name": "Blog", "deleting": True}),
-    ("/api/v1/services/", {"environment": 1, "name": "api", "custom_domains": ["x.com"]}),
+    ("/api/v1/services/", {"environment": 1, "name": "api", "domains": ["x.com"]}),
     ("/api/v1/deployments/", {"service": 1, "commit_sha": "abc"}),
 ])
 def test_unknown_fields_are_refused_by_name(people, objects, caller, path, data):
@@ -129,7 +129,8 @@ def test_limit_is_capped_and_bad_numbers_refused(people, many_projects, caller):
     client = caller("member_token")
     assert client.call("GET", "/api/v1/projects/?limit=100000").json()["limit"] == 1000
     assert client.call("GET", "/api/v1/projects/").json()["limit"] == 100
-    for query in ("limit=0", "limit=-1", "limit=ten", "offset=-5"):
+    assert client.call("GET", f"/api/v1/projects/?limit={10 ** 20}").json()["limit"] == 1000
+    for query in ("limit=0", "limit=-1", "limit=ten", "offset=-5", f"offset={10 ** 29}"):
         response = client.call("GET", f"/api/v1/projects/?{query}")
         assert query.split("=")[0] in refused_fields(response)
 

@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 
 from deployments.models import Deployment
 from hosting.models import GeneratedDomain
+from projects.custom_domains import add_domain, domains_of
 from projects.domains import public_domain
 from projects.environments import copy_environment
 from projects.models import Environment, Service, StagedChange, Variable
@@ -36,8 +37,8 @@ def production(people) -> Environment:
     staged change) and worker, and a shared variable."""
     with tenant_context(people.workspace_a):
         environment = create_project("Shop").environments.get()
-        web = create_service(environment, "web", custom_domains=["shop.example.com"],
-                             **SETTINGS)
+        web = create_service(environment, "web", **SETTINGS)
+        add_domain(web, "shop.example.com")
         create_service(environment, "worker", repository_url="https://github.com/acme/w.git")
         variable = Variable(service=web, key="DATABASE_PASSWORD")
         variable.set_value(SECRET)
@@ -60,8 +61,9 @@ def test_a_copy_has_the_services_settings_and_variables_but_is_not_deployed(peop
         assert sorted(copy.services.values_list("name", flat=True)) == ["web", "worker"]
         for field, value in SETTINGS.items():
             assert getattr(web, field) == value, field
-        assert web.custom_domains == [] and web.active_deployment is None and web.pk != \
-            original.pk
+        assert web.active_deployment is None and web.pk != original.pk
+        assert [d.hostname for d in domains_of(web)] == []  # a domain is one service's
+        assert [d.hostname for d in domains_of(original)] == ["shop.example.com"]
         assert public_domain(web) == "web-staging-team-a.apps.localhost"
         assert public_domain(original) == "web-team-a.apps.localhost"
         # Re-encrypted for the new owner: the same values, other ciphertexts.

@@ -26,7 +26,7 @@ from django_tenants.utils import tenant_context
 
 from deployments import logstore
 from deployments.models import Deployment, WebhookDelivery
-from hosting.models import GeneratedDomain, Host, LogCursor, PortAllocation, Route
+from hosting.models import CustomDomain, GeneratedDomain, Host, LogCursor, PortAllocation, Route
 from projects.admin import workspace_admin
 from projects.models import Project, Variable, VariableReveal
 from projects.services import create_project, create_service
@@ -100,6 +100,9 @@ PUBLIC_FACTORIES: dict[str, Callable[[], Model]] = {
     ),
     "hosting.GeneratedDomain": lambda: GeneratedDomain.objects.create(
         label="web-team-a-x1y2z", schema_name="ws_team_a", service_id=1,
+    ),
+    "hosting.CustomDomain": lambda: CustomDomain.objects.create(
+        hostname="shop.example.com", schema_name="ws_team_a", service_id=1,
     ),
     "hosting.Route": lambda: Route.objects.create(
         hostname="web-team-a.apps.localhost", upstream="127.0.0.1:41234",
