@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 WEB, WEBSECURE = "web", "websecure"
 CERT_RESOLVER = "letsencrypt"
+# Let's Encrypt gives wildcard certificates through a DNS challenge only: a resolver of its
+# own, which an operator who allows wildcard domains defines (platform/traefik/traefik.yml).
+WILDCARD_CERT_RESOLVER = "letsencrypt-dns"
 REDIRECT = "redirect-to-https"
 PANEL_HEADERS = "panel-headers"
 PANEL_SERVICE = "panel"
@@ -129,8 +132,7 @@ def routers_for(hostname: str, prefix: str, service: str, *, tls: bool,
                                    **({"middlewares": middlewares} if middlewares else {})}}
     secure_tls: dict = {"certResolver": CERT_RESOLVER}
     if hostname.startswith(f"{WILDCARD}."):
-        # A wildcard certificate (which Let's Encrypt gives through a DNS challenge only).
-        secure_tls["domains"] = [{"main": hostname}]
+        secure_tls = {"certResolver": WILDCARD_CERT_RESOLVER, "domains": [{"main": hostname}]}
     return {
         f"{prefix}-https": {**base, "entryPoints": [WEBSECURE], "tls": secure_tls,
                             **({"middlewares": middlewares} if middlewares else {})},

@@ -84,7 +84,9 @@ def test_every_configuration_is_valid_for_traefik(case, tls):
             if router["entryPoints"] == ["web"]:
                 assert router["middlewares"] == [REDIRECT]
             else:
-                assert router["tls"]["certResolver"] == "letsencrypt"
+                wildcard = router["rule"].startswith("HostRegexp")
+                assert router["tls"]["certResolver"] == (
+                    "letsencrypt-dns" if wildcard else "letsencrypt")
         else:
             assert router["entryPoints"] == ["web"] and "tls" not in router
     assert all(re.fullmatch(r"[a-z0-9-]+", name) for name in http["services"])
@@ -147,7 +149,7 @@ def test_a_wildcard_matches_one_label_and_yields_to_exact_names():
     assert wildcard["priority"] == traefik.WILDCARD_PRIORITY
     assert "priority" not in exact  # its rule's length, which is more
     assert len(exact["rule"]) > traefik.WILDCARD_PRIORITY
-    assert wildcard["tls"] == {"certResolver": "letsencrypt",
+    assert wildcard["tls"] == {"certResolver": "letsencrypt-dns",  # no HTTP challenge
                                "domains": [{"main": "*.shop.example.org"}]}
 
 
