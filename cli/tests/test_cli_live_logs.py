@@ -173,6 +173,27 @@ def test_logs_follow_prints_lines_as_they_are_written_until_interrupted(
         panel.log.read_text()
 
 
+def test_a_filter_picks_the_lines_of_the_log_and_of_the_live_stream(
+        world, panel, token, tmp_path):
+    """`--filter '@level:error'` (the log views' language): only error lines, stored and
+    live; `--since` leaves out what is older."""
+    a, web = world["people"].workspace_a, world["web"]
+    linked(tmp_path, panel, world)
+    write(a, web, ['{"level": "error", "msg": "disk full"}', "plain",
+                   '{"level": "info", "msg": "ok"}'])
+    paas = Paas(tmp_path, token, "logs", "-f", "--filter", "@level:error", "--since", "1h")
+    assert paas.next_lines(1) == ['{"level": "error", "msg": "disk full"}']
+    write(a, web, ["quiet", '{"level": "error", "msg": "again"}', '{"level": "warn"}'])
+    assert paas.next_lines(1) == ['{"level": "error", "msg": "again"}']
+    assert paas.nothing_more()
+    code, stderr = paas.interrupt()
+    assert code == 130 and "Traceback" not in stderr, stderr
+
+    future = Paas(tmp_path, token, "logs", "--since", "2999-01-01T00:00:00+00:00")
+    code, stderr = future.finished()
+    assert code == 0 and future.next_lines(1) == [], stderr
+
+
 def test_logs_follow_goes_on_across_a_restart_of_the_panel(world, panel, token, tmp_path):
     a, web = world["people"].workspace_a, world["web"]
     linked(tmp_path, panel, world)
