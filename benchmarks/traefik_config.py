@@ -22,7 +22,6 @@ first poll after the panel starts). The database is dropped at the end, whatever
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import statistics
@@ -34,6 +33,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from benchmarks._database import temporary_database
+from benchmarks._timing import without_gc
 from hosting import traefik
 from hosting.models import Route
 from tenants.models import Domain, User
@@ -96,14 +96,6 @@ def baseline() -> float:
         raise AssertionError(f"read {len(routes)} routes, expected {ROUTES}")
     return elapsed * 1000
 
-
-def without_gc(measure: Callable[[], float]) -> float:
-    gc.collect()
-    gc.disable()
-    try:
-        return measure()
-    finally:
-        gc.enable()
 
 
 def run() -> dict[str, dict]:

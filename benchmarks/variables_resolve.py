@@ -28,7 +28,6 @@ database is dropped at the end, whatever happens.
 from __future__ import annotations
 
 import cProfile
-import gc
 import io
 import os
 import pstats
@@ -41,6 +40,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from benchmarks._database import temporary_database
+from benchmarks._timing import without_gc
 
 BENCH_DATABASE = "bench_paas_variables"
 VARIABLES = 1000
@@ -178,16 +178,6 @@ def alternate(measured: Callable[[], float], baseline: Callable[[], float]
             timings[side].append(without_gc(measure))
     return timings
 
-
-def without_gc(measure: Callable[[], float]) -> float:
-    """One timing with the garbage collector out of the way, as timeit does: a collection
-    set off by the previous side's garbage would otherwise land in whichever side runs next."""
-    gc.collect()
-    gc.disable()
-    try:
-        return measure()
-    finally:
-        gc.enable()
 
 
 def time_raw(material: list[tuple[object, bytes, bytes, bytes]]) -> float:
