@@ -543,7 +543,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "tenants.roles.Role",
-                            "AssignableRoleEnum": ["admin", "member"]},
+                            "AssignableRoleEnum": ["admin", "member"],
+                            "DeploymentStatusEnum": "deployments.models.Status",
+                            "DomainStatusEnum": "hosting.models.CustomDomain.Status"},
 }
 
 RESERVED_WORKSPACE_SLUGS = frozenset(

@@ -171,7 +171,9 @@ class Router:
                 response = await self.client.send(request, stream=True)
             except ConnectionAbortedError:
                 return  # the client went away while sending its body
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as error:
+            # A kept-alive connection the stopped upstream closed fails on write or on read.
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
+                    httpx.WriteError) as error:
                 retryable = body.replayable and (
                     isinstance(error, httpx.ConnectError) or scope["method"] in SAFE_METHODS)
                 if attempt == 1 and retryable:
