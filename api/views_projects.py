@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from api.base import WorkspaceViewSet, body_of, form_data, validated
 from api.errors import Conflict, form_errors
+from api.schema import CONFLICT
 from api.serializers import (
     EnvironmentCreateSerializer,
     EnvironmentSerializer,
@@ -123,7 +124,7 @@ class EnvironmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
             raise form_errors(form) from None
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 409: CONFLICT})
     def destroy(self, request: Request, pk: str) -> Response:
         """Delete the environment with its services and what they run; 409 for a project's
         last environment."""

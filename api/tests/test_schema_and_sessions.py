@@ -155,7 +155,8 @@ CONFLICTING = {("/api/v1/deployments/", "post"), ("/api/v1/deployments/{id}/canc
                ("/api/v1/deployments/{id}/rollback/", "post"),
                ("/api/v1/members/{id}/", "patch"), ("/api/v1/members/{id}/", "delete"),
                ("/api/v1/members/{id}/transfer/", "post"),
-               ("/api/v1/services/{owner_id}/variables/resolved/", "get")}
+               ("/api/v1/services/{owner_id}/variables/resolved/", "get"),
+               ("/api/v1/environments/{id}/", "delete")}  # a project's last one
 
 
 def test_the_schema_declares_the_errors_each_operation_answers(people, client_for):
