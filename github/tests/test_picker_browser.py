@@ -95,6 +95,10 @@ def test_pick_a_repository_and_a_branch_then_create_the_service(github_panel, pi
             expect(form.locator("input[name=repository_url]")).to_have_value("")
             expect(form.locator("input[name=github_repository]")).to_have_value("")
             form.locator("[data-action=pick-from-github]").click()
+            # The fresh list, as a user sees it before typing (typing into the last search's
+            # box while the new picker loads would be swapped away with it).
+            expect(form.get_by_test_id("github-search")).to_have_value("")
+            expect(repositories).to_have_count(100)
             form.get_by_test_id("github-search").fill("ada/shop")
             expect(repositories).to_have_count(1)
             form.locator("[data-action=pick-repository]").click()
