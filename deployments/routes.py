@@ -48,11 +48,11 @@ def upstream_of(address: str, ports: list[int]) -> str:
 def point(service: Service, deployment: Deployment, ports: list[int]) -> None:
     """Send the service's domains to the deployment's web ports (or drop the routes when
     the deployment serves no HTTP)."""
-    schema = connection.schema_name
-    hostnames = [public_domain(service), *CustomDomain.objects.hostnames_of(schema, service.pk)]
     if not ports:
         remove(service)
         return
+    schema = connection.schema_name
+    hostnames = [public_domain(service), *CustomDomain.objects.hostnames_of(schema, service.pk)]
     upstream = upstream_of(Host.objects.address_of(deployment.host_name), ports)
     for hostname in hostnames:
         Route.objects.update_or_create(
