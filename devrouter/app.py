@@ -171,9 +171,11 @@ class Router:
                 response = await self.client.send(request, stream=True)
             except ConnectionAbortedError:
                 return  # the client went away while sending its body
-            # A kept-alive connection the stopped upstream closed fails on write or on read.
+            # A kept-alive connection the stopped upstream closed fails on write or on read,
+            # or (httpcore, when the socket went away as the request started) with an
+            # AttributeError of its pooled connection: retried like a failed read.
             except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
-                    httpx.WriteError) as error:
+                    httpx.WriteError, AttributeError) as error:
                 retryable = body.replayable and (
                     isinstance(error, httpx.ConnectError) or scope["method"] in SAFE_METHODS)
                 if attempt == 1 and retryable:
